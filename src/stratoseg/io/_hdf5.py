@@ -1,0 +1,99 @@
+"""HDF5 datasets: ``file.h5:/group/dataset``, or the only dataset of the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from stratoseg.io._lazy import LazySource, slab_chunks, to_dask
+from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
+
+__all__ = ["HDF5_SUFFIXES", "open_hdf5"]
+
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5", ".n5h5")
+
+
+class _H5Dataset(LazySource):
+    def __init__(self, path: Path, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        super().__init__()
+        self.path, self.key, self.shape, self.dtype = path, key, shape, dtype
+
+    def _open(self) -> h5py.File:
+        return h5py.File(self.path, "r")
+
+    def read(self, key: tuple[slice, ...]) -> np.ndarray:
+        return np.asarray(self.handle()[self.key][key])
+
+
+def _datasets(f: h5py.File) -> list[str]:
+    names: list[str] = []
+    f.visititems(lambda n, o: names.append("/" + n) if isinstance(o, h5py.Dataset) else None)
+    return names
+
+
+def _voxel(attrs: Any, n: int) -> tuple[tuple[float, ...] | None, str | None]:
+    for name, unit in (("element_size_um", "micrometer"), ("voxel_size", None),
+                       ("resolution", None)):
+        if name in attrs:
+            v = np.atleast_1d(np.asarray(attrs[name], dtype=float))
+            if v.size >= n:
+                u = attrs.get("unit", unit)
+                u = u.decode() if isinstance(u, bytes) else u
+                return tuple(float(x) for x in v[-n:]), normalize_unit(u)
+    return None, None
+
+
+def open_hdf5(path: Path, *, key: str | None = None) -> Volume:
+    """Open an HDF5 dataset lazily; ``key`` is its path inside the file."""
+    try:
+        with h5py.File(path, "r") as f:
+            if key is None:
+                names = _datasets(f)
+                if len(names) != 1:
+                    raise ValueError(
+                        f"{path} holds {len(names)} datasets; name one as "
+                        f"'{path}:/group/dataset' (or key=...): {names[:20] or 'none'}"
+                    )
+                key = names[0]
+            if key not in f:
+                raise ValueError(
+                    f"dataset {key!r} is not in {path}; its datasets are: {_datasets(f)[:20]}"
+                )
+            ds = f[key]
+            if not isinstance(ds, h5py.Dataset):
+                raise ValueError(f"{key!r} in {path} is a group, not a dataset")
+            shape, dtype = tuple(ds.shape), np.dtype(ds.dtype)
+            chunks = ds.chunks
+            attrs = dict(ds.attrs)
+    except OSError as exc:
+        if not path.exists():
+            raise FileNotFoundError(f"path does not exist: {path}") from exc
+        raise ValueError(f"{path} is not a readable HDF5 file ({exc})") from exc
+    source = _H5Dataset(path, key, shape, dtype)
+    if len(shape) < 2:
+        raise ValueError(
+            f"{path}:{key} holds a {len(shape)}-D array of shape {shape}; expected an image "
+            f"with 2 to 4 dimensions: (y, x), (z, y, x) or (c, z, y, x)"
+        )
+    if chunks is not None and len(shape) >= 3:
+        # whole stored chunks, grown to about 64 planes in z
+        dchunks = tuple(
+            max(c, min(s, 64)) if i == len(shape) - 3 else s
+            for i, (c, s) in enumerate(zip(chunks, shape, strict=True))
+        )
+    else:
+        dchunks = slab_chunks(shape, dtype.itemsize)
+    data = to_dask(source, dchunks)
+    default_axes = {2: "yx", 3: "zyx", 4: "czyx"}.get(len(shape), "?" * len(shape))
+    axes_attr = attrs.get("axes")
+    axes = axes_attr.decode() if isinstance(axes_attr, bytes) else axes_attr
+    data, axes = normalize_axes(
+        data, axes if isinstance(axes, str) and len(axes) == len(shape) else default_axes,
+        source=f"{path}:{key}",
+    )
+    n = len(axes.replace("c", ""))
+    voxel, unit = _voxel(attrs, n)
+    return Volume(data, axes, voxel or (1.0,) * n, unit, path, "hdf5", key)

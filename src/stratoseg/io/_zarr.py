@@ -1,0 +1,167 @@
+"""Zarr (v2 and v3) arrays and OME-Zarr (NGFF 0.4 and 0.5) images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import zarr
+
+from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
+
+__all__ = ["is_zarr", "multiscales_of", "open_zarr", "open_zarr_node"]
+
+_META_FILES = ("zarr.json", ".zarray", ".zgroup")
+
+
+def is_zarr(path: Path) -> bool:
+    """Whether ``path`` is a folder holding zarr v2 or v3 metadata."""
+    return path.is_dir() and any((path / m).is_file() for m in _META_FILES)
+
+
+def open_zarr_node(path: Path, *, mode: str = "r") -> zarr.Array | zarr.Group:
+    """Open a zarr array or group; corrupt metadata becomes a :class:`ValueError`."""
+    for meta in _META_FILES:
+        f = path / meta
+        if f.is_file():
+            try:
+                json.loads(f.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{path} has corrupt zarr metadata in {meta}: {exc}") from exc
+    try:
+        return zarr.open(store=str(path), mode=mode)  # type: ignore[arg-type]
+    except (FileNotFoundError, PermissionError):
+        raise
+    except Exception as exc:  # zarr raises many types on bad metadata
+        raise ValueError(f"{path} is not a readable zarr array or group: {exc}") from exc
+
+
+def multiscales_of(node: zarr.Group) -> dict[str, Any] | None:
+    """The first OME-Zarr ``multiscales`` entry of a group (NGFF 0.4 or 0.5), or None."""
+    attrs = dict(node.attrs)
+    ms = attrs.get("ome", {}).get("multiscales") or attrs.get("multiscales")
+    return ms[0] if ms else None
+
+
+def _scales(ms: dict[str, Any]) -> list[list[float]]:
+    """Per-dataset scale vectors, global coordinateTransformations applied."""
+    glob = [1.0] * len(ms["axes"])
+    for t in ms.get("coordinateTransformations", []):
+        if t.get("type") == "scale":
+            glob = list(t["scale"])
+    out = []
+    for ds in ms["datasets"]:
+        scale = [1.0] * len(ms["axes"])
+        for t in ds.get("coordinateTransformations", []):
+            if t.get("type") == "scale":
+                scale = list(t["scale"])
+        out.append([float(a) * float(b) for a, b in zip(scale, glob, strict=True)])
+    return out
+
+
+def _axes_letters(ms: dict[str, Any]) -> tuple[str, str | None]:
+    names, unit = [], None
+    for ax in ms["axes"]:
+        name = ax["name"] if isinstance(ax, dict) else str(ax)
+        names.append({"channel": "c", "time": "t"}.get(name.lower(), name.lower()[:1]))
+        if isinstance(ax, dict) and ax.get("type") == "space" and ax.get("unit"):
+            unit = ax["unit"]
+    return "".join(names), normalize_unit(unit)
+
+
+def _ome_volume(path: Path, group: zarr.Group, ms: dict[str, Any], key: str | None) -> Volume:
+    axes, unit = _axes_letters(ms)
+    scales = _scales(ms)
+    levels = []
+    for ds in ms["datasets"]:
+        arr = group[ds["path"]]
+        levels.append(da.from_zarr(arr, inline_array=True))
+    data, norm_axes = normalize_axes(levels[0], axes, source=str(path))
+    pyramid = [data] + [normalize_axes(lv, axes, source=str(path))[0] for lv in levels[1:]]
+    scale0 = dict(zip(axes, scales[0], strict=True))
+    voxel = tuple(scale0.get(a, 1.0) for a in norm_axes.replace("c", ""))
+    return Volume(
+        data, norm_axes, voxel, unit, path, "ome-zarr", key, tuple(pyramid),
+        {"multiscales": ms.get("name"), "level_scales": scales},
+    )
+
+
+def _parent_multiscales(path: Path) -> tuple[dict[str, Any], int] | None:
+    """If ``path`` is a dataset of an OME-Zarr multiscales group, that entry and the level."""
+    parent = path.parent
+    if not is_zarr(parent):
+        return None
+    try:
+        group = zarr.open_group(store=str(parent), mode="r")
+    except Exception:
+        return None
+    ms = multiscales_of(group)
+    if ms is None:
+        return None
+    for level, ds in enumerate(ms["datasets"]):
+        if ds["path"] == path.name:
+            return ms, level
+    return None
+
+
+def _plain_attrs_voxel(attrs: dict[str, Any], ndim_spatial: int) -> tuple[float, ...] | None:
+    for name in ("voxel_size", "element_size_um", "resolution", "pixel_size"):
+        v = attrs.get(name)
+        if isinstance(v, (list, tuple)) and len(v) >= ndim_spatial:
+            return tuple(float(x) for x in v[-ndim_spatial:])
+    return None
+
+
+def open_zarr(path: Path, *, key: str | None = None) -> Volume:
+    """Open a zarr array, an array inside a zarr group (``key``) or an OME-Zarr image lazily."""
+    node = open_zarr_node(path)
+    if isinstance(node, zarr.Group):
+        ms = multiscales_of(node)
+        if key is None and ms is not None:
+            return _ome_volume(path, node, ms, None)
+        if key is None:
+            arrays = sorted(name for name, _ in node.arrays())
+            if len(arrays) == 1:
+                key = arrays[0]
+            else:
+                raise ValueError(
+                    f"{path} is a zarr group without OME-Zarr multiscales; give the array with "
+                    f"key=... or as a path inside it; its arrays are: {arrays or 'none'}"
+                )
+        try:
+            sub = node[key]
+        except KeyError:
+            raise ValueError(f"key {key!r} is not in the zarr group {path}") from None
+        if isinstance(sub, zarr.Group):
+            return open_zarr(path / key)
+        node, path = sub, path / key
+    data = da.from_zarr(node, inline_array=True)
+    parent = _parent_multiscales(path)
+    if parent is not None:
+        ms, level = parent
+        axes, unit = _axes_letters(ms)
+        data, norm_axes = normalize_axes(data, axes, source=str(path))
+        scale = dict(zip(axes, _scales(ms)[level], strict=True))
+        voxel = tuple(scale.get(a, 1.0) for a in norm_axes.replace("c", ""))
+        return Volume(data, norm_axes, voxel, unit, path, "zarr", key)
+    axes = {2: "yx", 3: "zyx", 4: "czyx"}.get(node.ndim, "?" * node.ndim)
+    if node.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"{path} holds a {node.ndim}-D array of shape {node.shape}; expected an image "
+            f"with 2 to 4 dimensions: (y, x), (z, y, x) or (c, z, y, x)"
+        )
+    attrs = dict(node.attrs)
+    voxel = _plain_attrs_voxel(attrs, len(axes.replace("c", "")))
+    unit = normalize_unit(attrs.get("unit")) if voxel else None
+    return Volume(
+        data, axes, voxel or (1.0,) * len(axes.replace("c", "")), unit, path, "zarr", key,
+        attrs={k: v for k, v in attrs.items() if isinstance(v, (str, int, float))},
+    )
+
+
+def array_chunks(arr: zarr.Array) -> tuple[int, ...]:
+    """The chunk shape of a zarr array (the inner chunks of a sharded v3 array)."""
+    return tuple(int(c) for c in np.atleast_1d(arr.chunks))
