@@ -18,14 +18,11 @@ HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5", ".n5h5")
 
 class _H5Dataset(LazySource):
     def __init__(self, path: Path, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        super().__init__()
         self.path, self.key, self.shape, self.dtype = path, key, shape, dtype
 
-    def _open(self) -> h5py.File:
-        return h5py.File(self.path, "r")
-
     def read(self, key: tuple[slice, ...]) -> np.ndarray:
-        return np.asarray(self.handle()[self.key][key])
+        with h5py.File(self.path, "r") as f:
+            return np.asarray(f[self.key][key])
 
 
 def _datasets(f: h5py.File) -> list[str]:

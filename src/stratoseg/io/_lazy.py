@@ -2,14 +2,14 @@
 
 Each file format provides a :class:`LazySource` that knows its shape and dtype from the header and
 reads a region in :meth:`LazySource.read`. :func:`to_dask` wraps it in a dask array without
-touching the pixel data: nothing is read until a block is computed. Sources pickle without their
-open file handles, so the same graph runs on threads, processes or a dask cluster.
+touching the pixel data: nothing is read until a block is computed. A source opens its file for each read
+and closes it again, so it holds no handle, pickles as a path, and the same graph runs on
+threads, processes or a dask cluster.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,31 +26,18 @@ CHUNK_BYTES = 64 * 2**20
 class LazySource:
     """Base class of the per-format readers.
 
-    Subclasses set :attr:`shape` and :attr:`dtype` in ``__init__`` (from the header only) and
-    implement :meth:`_open` (return a handle, cached per thread) and :meth:`read`.
+    Subclasses set :attr:`path`, :attr:`key`, :attr:`shape` and :attr:`dtype` in ``__init__``
+    (from the header only) and implement :meth:`read`.
     """
 
     shape: tuple[int, ...]
     dtype: np.dtype
     path: Path
-
-    def __init__(self) -> None:
-        self._local = threading.local()
+    key: Any = None
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
-
-    def handle(self) -> Any:
-        """The open file handle of this thread (opened on first use)."""
-        h = getattr(self._local, "handle", None)
-        if h is None:
-            h = self._open()
-            self._local.handle = h
-        return h
-
-    def _open(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     def read(self, key: tuple[slice, ...]) -> np.ndarray:  # pragma: no cover - abstract
         """Read the region ``key`` (one slice per axis, steps of 1) into memory."""
@@ -63,15 +50,6 @@ class LazySource:
         key = key + (slice(None),) * (self.ndim - len(key))
         norm = tuple(slice(*k.indices(n)[:2]) for k, n in zip(key, self.shape, strict=True))
         return np.asarray(self.read(norm), dtype=self.dtype)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_local", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._local = threading.local()
 
 
 def slab_chunks(shape: tuple[int, ...], itemsize: int, *, max_lead: int = 64) -> tuple[int, ...]:

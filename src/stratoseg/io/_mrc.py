@@ -18,14 +18,11 @@ MRC_SUFFIXES = (".mrc", ".rec", ".mrcs", ".st", ".ali", ".map")
 
 class _MrcData(LazySource):
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        super().__init__()
         self.path, self.key, self.shape, self.dtype = path, None, shape, dtype
 
-    def _open(self) -> mrcfile.mrcmemmap.MrcMemmap:
-        return mrcfile.mmap(self.path, mode="r", permissive=True)
-
     def read(self, key: tuple[slice, ...]) -> np.ndarray:
-        return np.array(self.handle().data[key])
+        with mrcfile.mmap(self.path, mode="r", permissive=True) as mrc:
+            return np.array(mrc.data[key], dtype=self.dtype)
 
 
 def open_mrc(path: Path) -> Volume:

@@ -26,17 +26,14 @@ class _TiffPages(LazySource):
     """The pages of one TIFF series, read a slab of pages at a time."""
 
     def __init__(self, path: Path, series: int, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        super().__init__()
         self.path, self.key = path, series
         self.shape, self.dtype = shape, dtype
-        # pages per leading index: the series is (pages..., *page_shape)
-        self._page_shape: tuple[int, ...] = ()
-
-    def _open(self) -> tifffile.TiffFile:
-        return tifffile.TiffFile(self.path)
 
     def read(self, key: tuple[slice, ...]) -> np.ndarray:
-        tif = self.handle()
+        with tifffile.TiffFile(self.path) as tif:
+            return self._read(tif, key)
+
+    def _read(self, tif: tifffile.TiffFile, key: tuple[slice, ...]) -> np.ndarray:
         series = tif.series[self.key]
         page_ndim = len(series.keyframe.shape)
         lead = self.shape[: self.ndim - page_ndim]
@@ -151,14 +148,10 @@ class _TiffSlices(LazySource):
     """A folder of 2-D TIFF files read as a (z, y, x) stack, one file per slice."""
 
     def __init__(self, files: list[Path], shape: tuple[int, ...], dtype: np.dtype) -> None:
-        super().__init__()
         self.files = files
         self.path = files[0].parent
         self.key = None
         self.shape, self.dtype = shape, dtype
-
-    def _open(self) -> None:
-        return None
 
     def read(self, key: tuple[slice, ...]) -> np.ndarray:
         out = np.empty(

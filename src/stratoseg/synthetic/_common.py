@@ -1,0 +1,380 @@
+"""Shared machinery of the synthetic generators: validation, counter-based noise, lazy blocks.
+
+Every generator draws its objects once from ``np.random.default_rng(seed)`` and hands a
+``render(lo, hi)`` callable to :func:`lazy_volume`. Each dask block then renders only the region
+it needs (the block plus a blur halo, clipped to the volume), blurs, crops, and adds per-voxel
+noise that comes from a counter-based hash of ``(seed, stream, global coordinates)``, never from a
+per-block generator. Every voxel's value is therefore a function of its global position only and
+the arrays are identical whatever the chunking.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from stratoseg._errors import check_positive_ints
+
+__all__ = [
+    "BLUR_TRUNCATE",
+    "SyntheticVolume",
+    "blur_halo",
+    "check_fraction",
+    "check_non_negative",
+    "check_positive",
+    "check_seed",
+    "check_shape",
+    "ellipsoid_q",
+    "hash_normal",
+    "lazy_volume",
+    "random_ellipsoids",
+    "resolve_chunks",
+    "stream_key",
+    "value_noise",
+]
+
+FloatArray = NDArray[np.float64]
+Point = tuple[int, ...]
+#: ``render(lo, hi) -> (intensity, labels)`` over the region ``[lo, hi)`` in global coordinates.
+RenderFn = Callable[[Point, Point], tuple[FloatArray, NDArray[Any]]]
+#: ``after_blur(lo, hi) -> term`` added to the blurred block (broadcastable to the block).
+AfterBlurFn = Callable[[Point, Point], FloatArray]
+
+#: Gaussian blur kernels are cut at this many standard deviations (the halo follows).
+BLUR_TRUNCATE = 4.0
+_DEFAULT_CHUNK = {2: 256, 3: 64}
+
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+
+
+@dataclass(frozen=True)
+class SyntheticVolume:
+    """A lazily generated image with its ground truth.
+
+    Attributes
+    ----------
+    image : (Z, Y, X) or (Y, X) dask array of uint8
+        The synthetic image.
+    labels : dask array, same shape as ``image``
+        Ground truth: uint8 semantic classes (composite) or uint32 instance ids (cells,
+        membranes), 0 meaning the class named ``classes[0]``.
+    kind : str
+        ``"composite"``, ``"cells"`` or ``"membranes"``.
+    classes : dict of int to str
+        Meaning of the semantic label values (for instances only 0 is named).
+    voxel_size : tuple of float
+        Voxel size per axis (1.0: the generators have no physical unit).
+    """
+
+    image: da.Array
+    labels: da.Array
+    kind: str
+    classes: dict[int, str]
+    voxel_size: tuple[float, ...]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_shape(shape: Any) -> tuple[int, ...]:
+    """Return ``shape`` as a tuple of 2 or 3 positive ints, else raise ``ValueError``."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) not in (2, 3):
+        raise ValueError(f"shape must be a sequence of 2 or 3 positive integers, got {shape!r}")
+    return check_positive_ints(list(shape), name="shape", ndim=len(shape))
+
+
+def resolve_chunks(chunks: int | Sequence[int] | None, shape: Point) -> Point:
+    """Chunk sizes for ``shape``: 64^3 in 3-D and 256^2 in 2-D by default, clipped to ``shape``."""
+    ndim = len(shape)
+    size = check_positive_ints(_DEFAULT_CHUNK[ndim] if chunks is None else chunks, name="chunks", ndim=ndim)
+    return tuple(min(c, n) for c, n in zip(size, shape))
+
+
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_fraction(value: Any, *, name: str) -> float:
+    """Return ``value`` as a float strictly between 0 and 1, else raise ``ValueError``."""
+    out = _real(value, name)
+    if not 0.0 < out < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return out
+
+
+def check_positive(value: Any, *, name: str) -> float:
+    """Return ``value`` as a finite float > 0, else raise ``ValueError``."""
+    out = _real(value, name)
+    if out <= 0.0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return out
+
+
+def check_non_negative(value: Any, *, name: str) -> float:
+    """Return ``value`` as a finite float >= 0, else raise ``ValueError``."""
+    out = _real(value, name)
+    if out < 0.0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return out
+
+
+def check_seed(seed: Any) -> int:
+    """Return ``seed`` as a non-negative int, else raise ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+# --------------------------------------------------------------------------- counter-based noise
+
+
+def _mix_int(x: int) -> int:
+    """The splitmix64 finaliser on a Python int (for keys, so no numpy scalar overflow)."""
+    x &= _MASK64
+    x = ((x ^ (x >> 30)) * _MIX1) & _MASK64
+    x = ((x ^ (x >> 27)) * _MIX2) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _mix(h: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """The splitmix64 finaliser on a uint64 array (wrapping arithmetic)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(_MIX1)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(_MIX2)
+    return h ^ (h >> np.uint64(31))
+
+
+def stream_key(seed: int, stream: int) -> int:
+    """A 64-bit key for one independent noise stream (noise, texture, ...) of one seed."""
+    return _mix_int(_mix_int(seed + _GOLDEN) + (stream + 1) * _GOLDEN)
+
+
+def _hash_region(key: int, lo: Point, hi: Point) -> NDArray[np.uint64]:
+    """One 64-bit hash per integer point of ``[lo, hi)``: mix(... mix(mix(key + z) + y) ... + x)."""
+    ndim = len(lo)
+    h = np.full((1,) * ndim, key, dtype=np.uint64)
+    for axis in range(ndim):
+        coords = np.arange(lo[axis], hi[axis], dtype=np.int64).astype(np.uint64)
+        h = _mix(h + coords.reshape(_axis_shape(ndim, axis)) * np.uint64(_GOLDEN))
+    return h
+
+
+def hash_normal(key: int, lo: Point, hi: Point) -> FloatArray:
+    """Standard normal values for the integer points of ``[lo, hi)``, a function of position only.
+
+    The 64-bit hash of each point gives two 32-bit uniforms in (0, 1), turned into one normal
+    value by Box-Muller.
+
+    Examples
+    --------
+    >>> a = hash_normal(stream_key(0, 0), (0, 0), (4, 6))
+    >>> b = hash_normal(stream_key(0, 0), (2, 3), (4, 6))
+    >>> bool((a[2:, 3:] == b).all())
+    True
+    """
+    h = _hash_region(key, lo, hi)
+    u1 = ((h >> np.uint64(32)).astype(np.float64) + 0.5) * 2.0**-32
+    u2 = ((h & np.uint64(0xFFFFFFFF)).astype(np.float64) + 0.5) * 2.0**-32
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos((2.0 * math.pi) * u2)
+
+
+def value_noise(key: int, lo: Point, hi: Point, *, scale: float) -> FloatArray:
+    """Smooth random texture over ``[lo, hi)``: normal values on a lattice of spacing ``scale``,
+    interpolated with smoothstep weights, axis by axis.
+
+    Point-wise (no halo needed) and chunk-independent; the values have mean 0 and a standard
+    deviation of about 0.6.
+    """
+    ndim = len(lo)
+    n_lo = tuple(math.floor(a / scale) for a in lo)
+    n_hi = tuple(math.floor((b - 1) / scale) + 2 for b in hi)
+    out = hash_normal(key, n_lo, n_hi)
+    for axis in range(ndim):
+        x = np.arange(lo[axis], hi[axis], dtype=np.float64) / scale
+        f = np.floor(x)
+        t = x - f
+        w = (t * t * (3.0 - 2.0 * t)).reshape(_axis_shape(ndim, axis))
+        i = f.astype(np.int64) - n_lo[axis]
+        a = np.take(out, i, axis=axis)
+        b = np.take(out, i + 1, axis=axis)
+        out = a + (b - a) * w
+    return out
+
+
+# --------------------------------------------------------------------------- ellipsoids
+
+
+def random_ellipsoids(
+    rng: np.random.Generator, n: int, ndim: int, *, radius: float, spread: float
+) -> tuple[FloatArray, FloatArray]:
+    """Randomly oriented ellipsoids with semi-axes ``radius * U(1 - spread, 1 + spread)``.
+
+    Returns
+    -------
+    forms : (n, ndim, ndim) ndarray
+        ``A`` such that the ellipsoid centred at ``c`` is ``(x - c)^T A (x - c) <= 1``.
+    extents : (n, ndim) ndarray
+        Half-widths of the axis-aligned bounding boxes.
+    """
+    semi = radius * rng.uniform(1.0 - spread, 1.0 + spread, size=(n, ndim))
+    if ndim == 2:
+        ang = rng.uniform(0.0, math.pi, size=n)
+        c, s = np.cos(ang), np.sin(ang)
+        rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+    else:  # uniform random rotations from unit quaternions
+        q = rng.normal(size=(n, 4))
+        w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
+        rot = np.stack(
+            [
+                np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+                np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+                np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+            ],
+            -2,
+        )
+    forms = np.einsum("nij,nj,nkj->nik", rot, semi**-2.0, rot)
+    extents = np.sqrt(np.einsum("nij,nj->ni", rot**2, semi**2))
+    return forms, extents
+
+
+def ellipsoid_q(
+    centre: FloatArray, form: FloatArray, extent: FloatArray, lo: Point, hi: Point
+) -> tuple[tuple[slice, ...], FloatArray] | None:
+    """``(x - c)^T A (x - c)`` on the part of the ellipsoid's bounding box inside ``[lo, hi)``.
+
+    Returns the slices of that box relative to ``lo`` and the quadratic form there, or ``None``
+    when the box misses the region. The sum runs in a fixed order, term by term, so a voxel gets
+    the same value whatever region it is computed in.
+    """
+    ndim = len(lo)
+    start = [max(lo[a], math.ceil(centre[a] - extent[a])) for a in range(ndim)]
+    stop = [min(hi[a], math.floor(centre[a] + extent[a]) + 1) for a in range(ndim)]
+    if any(b <= a for a, b in zip(start, stop)):
+        return None
+    diff = [
+        (np.arange(start[a], stop[a], dtype=np.float64) - centre[a]).reshape(_axis_shape(ndim, a))
+        for a in range(ndim)
+    ]
+    q = form[0, 0] * diff[0] * diff[0]
+    for a in range(1, ndim):
+        q = q + form[a, a] * diff[a] * diff[a]
+    for a in range(ndim):
+        for b in range(a + 1, ndim):
+            q = q + 2.0 * form[a, b] * diff[a] * diff[b]
+    box = tuple(slice(s - o, e - o) for s, e, o in zip(start, stop, lo))
+    return box, np.broadcast_to(q, tuple(e - s for s, e in zip(start, stop)))
+
+
+# --------------------------------------------------------------------------- lazy blocks
+
+
+def _axis_shape(ndim: int, axis: int) -> tuple[int, ...]:
+    return tuple(-1 if a == axis else 1 for a in range(ndim))
+
+
+def blur_halo(sigma: float) -> int:
+    """Half-width of the Gaussian kernel of ``sigma`` (scipy's ``int(truncate * sigma + 0.5)``)."""
+    return int(BLUR_TRUNCATE * sigma + 0.5) if sigma > 0 else 0
+
+
+class _BlockFunction:
+    """Render one block: region = block + halo (clipped), blur, crop, add terms, quantise.
+
+    Returns ``(2, *block)`` uint32: the uint8 image and the labels stacked.
+    """
+
+    def __init__(
+        self,
+        render: RenderFn,
+        *,
+        shape: Point,
+        blur_sigma: float,
+        noise_key: int,
+        noise_std: float,
+        after_blur: AfterBlurFn | None,
+    ) -> None:
+        self.render = render
+        self.shape = shape
+        self.blur_sigma = blur_sigma
+        self.halo = blur_halo(blur_sigma)
+        self.noise_key = noise_key
+        self.noise_std = noise_std
+        self.after_blur = after_blur
+
+    def __call__(self, block_info: dict[Any, Any] | None = None) -> NDArray[np.uint32]:
+        if block_info is None:  # dask probes some functions without it
+            return np.zeros((2,) + (0,) * len(self.shape), dtype=np.uint32)
+        loc = block_info[None]["array-location"][1:]
+        blo = tuple(int(a) for a, _ in loc)
+        bhi = tuple(int(b) for _, b in loc)
+        rlo = tuple(max(0, a - self.halo) for a in blo)
+        rhi = tuple(min(n, b + self.halo) for b, n in zip(bhi, self.shape))
+        intensity, labels = self.render(rlo, rhi)
+        if self.blur_sigma > 0:
+            intensity = ndimage.gaussian_filter(
+                intensity, self.blur_sigma, mode="reflect", truncate=BLUR_TRUNCATE
+            )
+        crop = tuple(slice(a - r, b - r) for a, b, r in zip(blo, bhi, rlo))
+        image = intensity[crop]
+        if self.after_blur is not None:
+            image = image + self.after_blur(blo, bhi)
+        if self.noise_std > 0:
+            image = image + self.noise_std * hash_normal(self.noise_key, blo, bhi)
+        out = np.empty((2, *image.shape), dtype=np.uint32)
+        out[0] = np.clip(np.rint(image), 0, 255)
+        out[1] = labels[crop]
+        return out
+
+
+def lazy_volume(
+    render: RenderFn,
+    *,
+    kind: str,
+    shape: Point,
+    chunks: Point,
+    seed: int,
+    params: Any,
+    blur_sigma: float,
+    noise_std: float,
+    label_dtype: type[np.unsignedinteger[Any]],
+    after_blur: AfterBlurFn | None = None,
+) -> tuple[da.Array, da.Array]:
+    """Wrap ``render`` into lazy ``(image, labels)`` dask arrays of ``shape`` and ``chunks``.
+
+    ``render(lo, hi)`` returns the unblurred intensity (float64) and the labels of the region
+    ``[lo, hi)``; both must depend on the global position of each voxel only. ``params`` (all
+    that determines the result besides ``kind``, ``shape`` and ``seed``) names the dask keys.
+    """
+    block = _BlockFunction(
+        render,
+        shape=shape,
+        blur_sigma=blur_sigma,
+        noise_key=stream_key(seed, 0),
+        noise_std=noise_std,
+        after_blur=after_blur,
+    )
+    token = tokenize(kind, shape, chunks, seed, params, blur_sigma, noise_std)
+    combined = da.map_blocks(
+        block,
+        chunks=((2,), *da.core.normalize_chunks(chunks, shape)),
+        dtype=np.uint32,
+        meta=np.empty((0,) * (len(shape) + 1), dtype=np.uint32),
+        name=f"stratoseg-synthetic-{kind}-{token}",
+    )
+    return combined[0].astype(np.uint8), combined[1].astype(label_dtype)

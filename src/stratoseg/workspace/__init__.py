@@ -1,0 +1,20 @@
+"""The OME-Zarr workspace of one sample: raw pyramid, channels, predictions, labels, journal.
+
+See ``docs/workspace.md`` for the layout.
+"""
+
+from stratoseg._errors import WorkspaceLockedError
+from stratoseg.workspace._create import DEFAULT_CHUNKS, create_workspace, default_chunks
+from stratoseg.workspace._journal import Journal
+from stratoseg.workspace._workspace import FORMAT_VERSION, Workspace, check_name
+
+__all__ = [
+    "DEFAULT_CHUNKS",
+    "FORMAT_VERSION",
+    "Journal",
+    "Workspace",
+    "WorkspaceLockedError",
+    "check_name",
+    "create_workspace",
+    "default_chunks",
+]
