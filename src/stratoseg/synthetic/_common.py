@@ -32,6 +32,7 @@ __all__ = [
     "check_positive",
     "check_seed",
     "check_shape",
+    "ellipsoid_forms",
     "ellipsoid_q",
     "hash_normal",
     "lazy_volume",
@@ -97,8 +98,10 @@ def check_shape(shape: Any) -> tuple[int, ...]:
 def resolve_chunks(chunks: int | Sequence[int] | None, shape: Point) -> Point:
     """Chunk sizes for ``shape``: 64^3 in 3-D and 256^2 in 2-D by default, clipped to ``shape``."""
     ndim = len(shape)
-    size = check_positive_ints(_DEFAULT_CHUNK[ndim] if chunks is None else chunks, name="chunks", ndim=ndim)
-    return tuple(min(c, n) for c, n in zip(size, shape))
+    size = check_positive_ints(
+        _DEFAULT_CHUNK[ndim] if chunks is None else chunks, name="chunks", ndim=ndim
+    )
+    return tuple(min(c, n) for c, n in zip(size, shape, strict=True))
 
 
 def _real(value: Any, name: str) -> float:
@@ -223,7 +226,29 @@ def value_noise(key: int, lo: Point, hi: Point, *, scale: float) -> FloatArray:
 def random_ellipsoids(
     rng: np.random.Generator, n: int, ndim: int, *, radius: float, spread: float
 ) -> tuple[FloatArray, FloatArray]:
-    """Randomly oriented ellipsoids with semi-axes ``radius * U(1 - spread, 1 + spread)``.
+    """Draw ``n`` randomly oriented ellipsoids (shape only; see :func:`ellipsoid_forms`).
+
+    Returns
+    -------
+    semi : (n, ndim) ndarray
+        Semi-axes, ``radius * U(1 - spread, 1 + spread)`` each, so their product has mean
+        ``radius ** ndim``.
+    orientation : (n, 2) or (n, 4) ndarray
+        ``(cos, sin)`` of an angle in 2-D, a (non-normalised) Gaussian quaternion in 3-D: uniform
+        random rotations.
+    """
+    semi = radius * rng.uniform(1.0 - spread, 1.0 + spread, size=(n, ndim))
+    if ndim == 2:
+        angle = rng.uniform(0.0, math.pi, size=n)
+        return semi, np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return semi, rng.normal(size=(n, 4))
+
+
+def ellipsoid_forms(semi: FloatArray, orientation: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Quadratic forms and bounding boxes of ellipsoids from :func:`random_ellipsoids`.
+
+    Only arithmetic and square roots (correctly rounded), so an ellipsoid gets the same form
+    whichever subset of ellipsoids it is computed with.
 
     Returns
     -------
@@ -232,14 +257,11 @@ def random_ellipsoids(
     extents : (n, ndim) ndarray
         Half-widths of the axis-aligned bounding boxes.
     """
-    semi = radius * rng.uniform(1.0 - spread, 1.0 + spread, size=(n, ndim))
-    if ndim == 2:
-        ang = rng.uniform(0.0, math.pi, size=n)
-        c, s = np.cos(ang), np.sin(ang)
+    if semi.shape[1] == 2:
+        c, s = orientation[:, 0], orientation[:, 1]
         rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
-    else:  # uniform random rotations from unit quaternions
-        q = rng.normal(size=(n, 4))
-        w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
+    else:
+        w, x, y, z = (orientation / np.linalg.norm(orientation, axis=1, keepdims=True)).T
         rot = np.stack(
             [
                 np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
@@ -248,8 +270,8 @@ def random_ellipsoids(
             ],
             -2,
         )
-    forms = np.einsum("nij,nj,nkj->nik", rot, semi**-2.0, rot)
-    extents = np.sqrt(np.einsum("nij,nj->ni", rot**2, semi**2))
+    forms = (rot[:, :, None, :] * semi[:, None, None, :] ** -2.0 * rot[:, None, :, :]).sum(-1)
+    extents = np.sqrt((rot**2 * semi[:, None, :] ** 2).sum(axis=2))
     return forms, extents
 
 
@@ -265,7 +287,7 @@ def ellipsoid_q(
     ndim = len(lo)
     start = [max(lo[a], math.ceil(centre[a] - extent[a])) for a in range(ndim)]
     stop = [min(hi[a], math.floor(centre[a] + extent[a]) + 1) for a in range(ndim)]
-    if any(b <= a for a, b in zip(start, stop)):
+    if any(b <= a for a, b in zip(start, stop, strict=True)):
         return None
     diff = [
         (np.arange(start[a], stop[a], dtype=np.float64) - centre[a]).reshape(_axis_shape(ndim, a))
@@ -277,8 +299,8 @@ def ellipsoid_q(
     for a in range(ndim):
         for b in range(a + 1, ndim):
             q = q + 2.0 * form[a, b] * diff[a] * diff[b]
-    box = tuple(slice(s - o, e - o) for s, e, o in zip(start, stop, lo))
-    return box, np.broadcast_to(q, tuple(e - s for s, e in zip(start, stop)))
+    box = tuple(slice(s - o, e - o) for s, e, o in zip(start, stop, lo, strict=True))
+    return box, np.broadcast_to(q, tuple(e - s for s, e in zip(start, stop, strict=True)))
 
 
 # --------------------------------------------------------------------------- lazy blocks
@@ -304,6 +326,7 @@ class _BlockFunction:
         render: RenderFn,
         *,
         shape: Point,
+        chunks: tuple[tuple[int, ...], ...],
         blur_sigma: float,
         noise_key: int,
         noise_std: float,
@@ -311,26 +334,27 @@ class _BlockFunction:
     ) -> None:
         self.render = render
         self.shape = shape
+        self.starts = [np.cumsum((0, *c)).tolist() for c in chunks]
         self.blur_sigma = blur_sigma
         self.halo = blur_halo(blur_sigma)
         self.noise_key = noise_key
         self.noise_std = noise_std
         self.after_blur = after_blur
 
-    def __call__(self, block_info: dict[Any, Any] | None = None) -> NDArray[np.uint32]:
-        if block_info is None:  # dask probes some functions without it
+    def __call__(self, block_id: tuple[int, ...] | None = None) -> NDArray[np.uint32]:
+        if block_id is None:  # dask may probe a function without it
             return np.zeros((2,) + (0,) * len(self.shape), dtype=np.uint32)
-        loc = block_info[None]["array-location"][1:]
-        blo = tuple(int(a) for a, _ in loc)
-        bhi = tuple(int(b) for _, b in loc)
+        ids = block_id[1:]  # the first axis stacks image and labels
+        blo = tuple(int(s[i]) for s, i in zip(self.starts, ids, strict=True))
+        bhi = tuple(int(s[i + 1]) for s, i in zip(self.starts, ids, strict=True))
         rlo = tuple(max(0, a - self.halo) for a in blo)
-        rhi = tuple(min(n, b + self.halo) for b, n in zip(bhi, self.shape))
+        rhi = tuple(min(n, b + self.halo) for b, n in zip(bhi, self.shape, strict=True))
         intensity, labels = self.render(rlo, rhi)
         if self.blur_sigma > 0:
             intensity = ndimage.gaussian_filter(
                 intensity, self.blur_sigma, mode="reflect", truncate=BLUR_TRUNCATE
             )
-        crop = tuple(slice(a - r, b - r) for a, b, r in zip(blo, bhi, rlo))
+        crop = tuple(slice(a - r, b - r) for a, b, r in zip(blo, bhi, rlo, strict=True))
         image = intensity[crop]
         if self.after_blur is not None:
             image = image + self.after_blur(blo, bhi)
@@ -361,9 +385,11 @@ def lazy_volume(
     ``[lo, hi)``; both must depend on the global position of each voxel only. ``params`` (all
     that determines the result besides ``kind``, ``shape`` and ``seed``) names the dask keys.
     """
+    dask_chunks = da.core.normalize_chunks(chunks, shape)
     block = _BlockFunction(
         render,
         shape=shape,
+        chunks=dask_chunks,
         blur_sigma=blur_sigma,
         noise_key=stream_key(seed, 0),
         noise_std=noise_std,
@@ -372,9 +398,26 @@ def lazy_volume(
     token = tokenize(kind, shape, chunks, seed, params, blur_sigma, noise_std)
     combined = da.map_blocks(
         block,
-        chunks=((2,), *da.core.normalize_chunks(chunks, shape)),
+        chunks=((2,), *dask_chunks),
         dtype=np.uint32,
         meta=np.empty((0,) * (len(shape) + 1), dtype=np.uint32),
         name=f"stratoseg-synthetic-{kind}-{token}",
     )
-    return combined[0].astype(np.uint8), combined[1].astype(label_dtype)
+    ndim = len(shape)
+    image = combined.map_blocks(
+        _take, 0, np.uint8, drop_axis=0, dtype=np.uint8, meta=np.empty((0,) * ndim, np.uint8)
+    )
+    labels = combined.map_blocks(
+        _take,
+        1,
+        label_dtype,
+        drop_axis=0,
+        dtype=label_dtype,
+        meta=np.empty((0,) * ndim, label_dtype),
+    )
+    return image, labels
+
+
+def _take(stacked: NDArray[Any], index: int, dtype: Any) -> NDArray[Any]:
+    """One of the stacked image/labels of a block, as ``dtype``."""
+    return stacked[index].astype(dtype)

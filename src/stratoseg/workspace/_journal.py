@@ -46,8 +46,11 @@ class Journal:
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "user": user, "kind": kind,
                  **details}
         line = (json.dumps(entry, default=str) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # end a line torn by a crash, so this entry stays whole
             os.write(fd, line)
             os.fsync(fd)
         finally:

@@ -1,0 +1,224 @@
+"""napari layer data for volumes and workspaces, shared by the reader and the widgets.
+
+The functions here return napari ``LayerData`` tuples ``(data, kwargs, layer_type)`` and import
+neither napari nor Qt: the reader hands the tuples to napari, the widgets pass them to
+``viewer.add_image`` / ``viewer.add_labels``.
+
+Every layer built from a workspace carries ``metadata["stratoseg"]`` with the workspace path and
+the array inside it (``{"workspace": "/data/a.zarr", "array": "labels/segmentation/0", ...}``),
+which is how widgets find the layers of their workspace.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import dask.array as da
+import numpy as np
+
+from stratoseg.io import Volume
+from stratoseg.workspace import Workspace
+
+__all__ = [
+    "LIMITS_SAMPLE",
+    "LayerData",
+    "contrast_limits",
+    "layer_name",
+    "volume_layer_data",
+    "workspace_layer_data",
+]
+
+#: ``(data, kwargs, layer_type)`` as napari readers and sample functions return them.
+LayerData: TypeAlias = tuple[Any, dict[str, Any], str]
+
+#: At most this many voxels per channel are read to compute contrast limits.
+LIMITS_SAMPLE = 1 << 22
+
+
+def layer_name(path: str | Path) -> str:
+    """A layer name for a file or folder: its name without ``.zarr``, ``.tif``, ``.ome.tif``...
+
+    Examples
+    --------
+    >>> layer_name("/data/scan_01.ome.tiff"), layer_name("/data/sample.zarr/")
+    ('scan_01', 'sample')
+    """
+    name = Path(path).name
+    for suffix in (".ome.tiff", ".ome.tif", ".ome.zarr"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    stem = Path(name).stem
+    return stem or name
+
+
+def _limit_sample(level: da.Array, spatial_ndim: int) -> da.Array:
+    """A cheap sample of ``level``: all of it when small, else planes from its middle, strided."""
+    lead = level.ndim - spatial_ndim  # 0, or 1 for a channel axis
+    per_channel = math.prod(level.shape[lead:])
+    if per_channel <= 4 * LIMITS_SAMPLE:
+        return level
+    index: list[Any] = [slice(None)] * level.ndim
+    if spatial_ndim == 3:  # one plane from the middle of the stack
+        z = level.shape[lead]
+        index[lead] = slice(z // 2, z // 2 + 1)
+    plane = math.prod(level.shape[-2:])
+    step = max(1, math.ceil(math.sqrt(plane / LIMITS_SAMPLE)))
+    index[-2] = index[-1] = slice(None, None, step)
+    return level[tuple(index)]
+
+
+def contrast_limits(volume: Volume) -> list[float] | list[list[float]]:
+    """Contrast limits ``[min, max]`` from the smallest pyramid level, per channel for ``c`` axes.
+
+    Only the smallest level is read, and of it at most :data:`LIMITS_SAMPLE` voxels per channel
+    (a plane from the middle of the stack, strided) when it is large, so napari never computes
+    statistics over the whole volume.
+
+    Returns
+    -------
+    list of float, or list of list of float
+        ``[lo, hi]``, or one such pair per channel when the volume has a channel axis.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> v = Volume(da.arange(24, dtype="uint8").reshape(2, 3, 4), "zyx", (1.0, 1.0, 1.0), None,
+    ...            Path("a.tif"), "tiff")
+    >>> contrast_limits(v)
+    [0.0, 23.0]
+    """
+    has_c = volume.axes.startswith("c")
+    sample = _limit_sample(volume.levels[-1], len(volume.spatial_axes))
+    if sample.dtype == bool:
+        sample = sample.astype(np.uint8)
+    axes = tuple(range(1 if has_c else 0, sample.ndim))
+    lo, hi = da.compute(da.nanmin(sample, axis=axes), da.nanmax(sample, axis=axes))
+    pairs = []
+    for a, b in zip(np.atleast_1d(lo).tolist(), np.atleast_1d(hi).tolist(), strict=True):
+        a = float(a) if math.isfinite(a) else 0.0
+        b = float(b) if math.isfinite(b) else a + 1.0
+        pairs.append([a, b if b > a else a + 1.0])
+    return pairs if has_c else pairs[0]
+
+
+def _spatial_kwargs(voxel_size: tuple[float, ...], axes: str, unit: str | None) -> dict[str, Any]:
+    """``scale``, ``axis_labels`` and, when known, ``units`` for the spatial axes."""
+    kwargs: dict[str, Any] = {"scale": tuple(float(v) for v in voxel_size),
+                              "axis_labels": tuple(axes)}
+    if unit:
+        kwargs["units"] = (unit,) * len(axes)
+    return kwargs
+
+
+def volume_layer_data(
+    volume: Volume,
+    *,
+    name: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    visible: bool = True,
+) -> LayerData:
+    """An image layer showing ``volume`` lazily, at its voxel size.
+
+    Parameters
+    ----------
+    volume : Volume
+        From :func:`~stratoseg.io.open_volume` or :meth:`Workspace.image`.
+    name : str, optional
+        Layer name (default: the file name without its extensions). With a channel axis each
+        channel gets its own layer, named ``"<name> [<i>]"``.
+    metadata : dict, optional
+        Stored as ``layer.metadata["stratoseg"]`` (default: ``{"source": path}``).
+    visible : bool
+        Whether the layer is shown initially.
+
+    Returns
+    -------
+    (data, kwargs, "image")
+        ``data`` is the dask array, or the list of pyramid levels (``multiscale=True``) when the
+        volume has more than one; ``kwargs["scale"]`` is the spatial voxel size; ``(c, ...)``
+        volumes use ``channel_axis=0``.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> v = Volume(da.zeros((4, 8, 8), "uint8"), "zyx", (2.0, 1.0, 1.0), "micrometer",
+    ...            Path("/data/a.tif"), "tiff")
+    >>> data, kwargs, kind = volume_layer_data(v)
+    >>> kind, kwargs["name"], kwargs["scale"], kwargs["multiscale"]
+    ('image', 'a', (2.0, 1.0, 1.0), False)
+    """
+    name = name or layer_name(volume.path)
+    multiscale = len(volume.levels) > 1
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "multiscale": multiscale,
+        "contrast_limits": contrast_limits(volume),
+        "metadata": {"stratoseg": metadata if metadata is not None
+                     else {"source": str(volume.path)}},
+        "visible": visible,
+        **_spatial_kwargs(volume.voxel_size, volume.spatial_axes, volume.unit),
+    }
+    if volume.axes.startswith("c"):
+        kwargs["channel_axis"] = 0
+        kwargs["name"] = [f"{name} [{i}]" for i in range(volume.shape[0])]
+    data: Any = list(volume.levels) if multiscale else volume.data
+    return data, kwargs, "image"
+
+
+def _meta(ws: Workspace, array: str | None, role: str, name: str) -> dict[str, Any]:
+    return {"workspace": str(ws.path), "array": array, "role": role, "name": name}
+
+
+def workspace_layer_data(ws: Workspace, *, editable: bool) -> list[LayerData]:
+    """The layers of a workspace: raw image, derived channels and label images.
+
+    Parameters
+    ----------
+    ws : Workspace
+        An open workspace.
+    editable : bool
+        If true, each labels layer's data is the workspace's zarr array itself, so painting in
+        napari writes straight to disk; ``ws`` must then be open with ``mode="r+"`` (holding
+        the writer lock). If false, labels are shown read-only: a one-level multiscale dask
+        array, which napari does not let anyone paint on.
+
+    Returns
+    -------
+    list of (data, kwargs, layer_type)
+        The raw image first (lazy, multiscale when the workspace has a pyramid), then one hidden
+        image layer per channel, then one labels layer per label image. Each has
+        ``metadata["stratoseg"] = {"workspace", "array", "role", "name"}``.
+
+    Raises
+    ------
+    PermissionError
+        If ``editable`` is true and ``ws`` is not writable.
+    """
+    if editable and not ws.writable:
+        raise PermissionError(f"editable layers need the workspace open for writing "
+                              f"(mode='r+'); {ws.path} is open read-only")
+    stem = layer_name(ws.path)
+    spatial_axes = ws.axes.replace("c", "")
+    image = ws.image()
+    layers = [volume_layer_data(
+        image, name=stem,
+        metadata=_meta(ws, None if ws.is_reference else "0", "image", stem))]
+    for channel in ws.channels():
+        array = f"channels/{channel}"
+        vol = replace(image, data=da.from_zarr(ws.array(array), inline_array=True),
+                      axes=spatial_axes, levels=(), path=ws.path / array, format="zarr",
+                      key=array)
+        layers.append(volume_layer_data(vol, name=channel, visible=False,
+                                        metadata=_meta(ws, array, "channel", channel)))
+    spatial = _spatial_kwargs(ws.voxel_size, spatial_axes, ws.unit)
+    for label in ws.label_names():
+        array = f"labels/{label}/0"
+        zarr_array = ws.labels(label)
+        data: Any = zarr_array if editable else [da.from_zarr(zarr_array, inline_array=True)]
+        kwargs = {"name": label, "multiscale": not editable,
+                  "metadata": {"stratoseg": _meta(ws, array, "labels", label)}, **spatial}
+        layers.append((data, kwargs, "labels"))
+    return layers

@@ -1,0 +1,103 @@
+"""The npe2 reader: volumes of every supported format, and StratoSeg workspaces (read-only)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import zarr
+
+from stratoseg.io import Volume, open_volume, split_inner_key
+from stratoseg.io._hdf5 import HDF5_SUFFIXES
+from stratoseg.io._mrc import MRC_SUFFIXES
+from stratoseg.io._tiff import TIFF_SUFFIXES
+from stratoseg.io._zarr import is_zarr
+from stratoseg.napari._layers import LayerData, volume_layer_data, workspace_layer_data
+from stratoseg.workspace import Workspace
+
+__all__ = ["get_reader", "is_workspace"]
+
+ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
+
+_log = logging.getLogger(__name__)
+_FILE_SUFFIXES = TIFF_SUFFIXES + HDF5_SUFFIXES + MRC_SUFFIXES
+_ZARR_META = ("zarr.json", ".zarray", ".zgroup")
+
+
+def is_workspace(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a zarr group whose root attributes hold ``"stratoseg"``.
+
+    Reads the group metadata only.
+    """
+    p = Path(path)
+    if not is_zarr(p):
+        return False
+    try:
+        attrs = zarr.open_group(store=str(p), mode="r").attrs
+    except Exception:  # an array, or unreadable metadata: not a workspace
+        return False
+    return "stratoseg" in attrs
+
+
+def _single_path(path: str | os.PathLike[str] | Sequence[str]) -> str | None:
+    if isinstance(path, (list, tuple)):
+        return os.fspath(path[0]) if len(path) == 1 else None
+    return os.fspath(path)  # type: ignore[arg-type]
+
+
+def _looks_readable(text: str) -> bool:
+    """A quick check on the name and type of ``text``; reads no file content."""
+    p, _ = split_inner_key(text)
+    if p.is_dir():
+        return True  # zarr folder or folder of TIFF slices: open_volume decides
+    if not p.is_file():
+        return False
+    name = p.name.lower()
+    return name.endswith(_FILE_SUFFIXES) or name in _ZARR_META
+
+
+def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
+    """Return a reader for ``path`` if StratoSeg can open it, else None.
+
+    Opens the metadata only (no pixels): a StratoSeg workspace, or anything
+    :func:`~stratoseg.io.open_volume` reads (TIFF, folder of TIFF slices, zarr, OME-Zarr, HDF5,
+    MRC). A list of several paths, a missing path, an unrelated file or one that fails to open
+    gives None, so napari can try other readers.
+
+    The reader function returns, for a workspace opened read-only
+    (``Workspace.open(path, mode="r")``), its raw image (multiscale when it has a pyramid),
+    channels and label images. These labels are **view-only**: painting needs the
+    *Load / Workspace* widget, which opens the workspace for writing and holds its writer lock.
+    Any other source gives one lazy image layer at its voxel size.
+
+    Parameters
+    ----------
+    path : str or list of str
+        What napari asks about.
+
+    Returns
+    -------
+    callable or None
+        ``reader(path) -> list of (data, kwargs, layer_type)``.
+    """
+    text = _single_path(path)
+    if text is None or not _looks_readable(text):
+        return None
+    source: Workspace | Volume
+    try:
+        if is_workspace(text):
+            source = Workspace.open(text, mode="r")
+        else:
+            source = open_volume(text)
+    except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
+        _log.debug("stratoseg cannot read %s: %s", text, exc)
+        return None
+
+    def reader(path: str | Sequence[str]) -> list[LayerData]:
+        if isinstance(source, Workspace):
+            return workspace_layer_data(source, editable=False)
+        return [volume_layer_data(source)]
+
+    return reader

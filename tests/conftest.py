@@ -1,0 +1,25 @@
+"""Shared fixtures: small arrays, the real data folder, napari-free defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` (real images with ground truth); skips when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def volume_u16() -> np.ndarray:
+    """A small (z, y, x) uint16 volume with distinct values."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 60000, size=(7, 33, 45), dtype=np.uint16)
