@@ -98,6 +98,12 @@ def normalize_axes(data: da.Array, axes: str, *, source: str) -> tuple[da.Array,
         drop = tuple(i for i in range(data.ndim) if i not in keep)
         data = data.squeeze(axis=drop)
         axes = "".join(axes[i] for i in keep)
+    if not 2 <= data.ndim <= 4:
+        raise ValueError(
+            f"{source} holds a {data.ndim}-D array of shape {data.shape} (without its "
+            f"singleton axes); expected an image with 2 to 4 dimensions: (y, x), (z, y, x) or "
+            f"(c, z, y, x)"
+        )
     mapped = []
     for a in axes:
         if a == "s":
