@@ -11,7 +11,7 @@ import zarr
 
 from stratoseg._progress import dask_progress
 from stratoseg.cli._progress import progress_bar
-from stratoseg.io import atomic_output, check_output_path, write_tiff
+from stratoseg.io import atomic_output, check_output_path, write_tiffs
 
 __all__ = ["gt_path", "register"]
 
@@ -66,10 +66,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
                            _zarr_like(t_gt, vol.labels, vol.voxel_size, classes=vol.classes)]
                 da.store([vol.image, vol.labels], targets, lock=False)
         else:
-            with atomic_output(gt) as t_gt:
-                write_tiff(vol.labels, t_gt, voxel_size=vol.voxel_size, progress=bar)
-                write_tiff(vol.image, out, voxel_size=vol.voxel_size, overwrite=args.overwrite,
-                           progress=bar)
+            write_tiffs([vol.image, vol.labels], [out, gt], voxel_size=vol.voxel_size,
+                        overwrite=args.overwrite, progress=bar)
     print(f"wrote {out} ({' x '.join(map(str, vol.image.shape))} {vol.image.dtype}) and {gt} "
           f"({vol.labels.dtype}, {vol.kind} ground truth)")
     return 0

@@ -21,7 +21,9 @@ from stratoseg.synthetic._common import (
     ellipsoid_q,
     lazy_volume,
     random_ellipsoids,
+    random_orientations,
     resolve_chunks,
+    rotations,
     stream_key,
     value_noise,
 )
@@ -53,26 +55,6 @@ def _lattice(ndim: int) -> FloatArray:
     return np.asarray(pts[order[:count]], dtype=np.float64)
 
 
-def _rotate(rng: np.random.Generator, points: FloatArray, group: np.ndarray, n: int) -> FloatArray:
-    """Rotate each point by the random rotation of its group (``n`` groups)."""
-    if points.shape[1] == 2:
-        angle = rng.uniform(0.0, 2 * math.pi, size=n)[group]
-        c, s = np.cos(angle), np.sin(angle)
-        x, y = points.T
-        return np.stack([c * x - s * y, s * x + c * y], axis=1)
-    q = rng.normal(size=(n, 4))
-    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True))[group].T
-    rot = np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
-    return np.asarray((rot * points[:, None, :]).sum(axis=2))
-
-
 class _CellsRenderer:
     """Cells drawn from the seed: centres, ellipsoid shapes, brightness; ``render`` any region."""
 
@@ -97,7 +79,8 @@ class _CellsRenderer:
         order = np.argsort(keys, axis=1)[:, : int(counts.max())]
         member = np.arange(order.shape[1]) < counts[:, None]
         group = np.broadcast_to(np.arange(n_clusters)[:, None], order.shape)[member]
-        offsets = _rotate(rng, lattice[order[member]], group, n_clusters)
+        rot = rotations(random_orientations(rng, n_clusters, ndim))[group]
+        offsets = (rot * lattice[order[member]][:, None, :]).sum(axis=2)
         offsets += rng.normal(0.0, _JITTER, size=offsets.shape)
         centres = parents[group] + (_SPACING * radius) * offsets
         semi, orientation = random_ellipsoids(

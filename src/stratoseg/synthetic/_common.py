@@ -24,9 +24,7 @@ from scipy import ndimage
 from stratoseg._errors import check_positive_ints
 
 __all__ = [
-    "BLUR_TRUNCATE",
     "SyntheticVolume",
-    "blur_halo",
     "check_fraction",
     "check_non_negative",
     "check_positive",
@@ -37,7 +35,9 @@ __all__ = [
     "hash_normal",
     "lazy_volume",
     "random_ellipsoids",
+    "random_orientations",
     "resolve_chunks",
+    "rotations",
     "stream_key",
     "value_noise",
 ]
@@ -98,6 +98,9 @@ def check_shape(shape: Any) -> tuple[int, ...]:
 def resolve_chunks(chunks: int | Sequence[int] | None, shape: Point) -> Point:
     """Chunk sizes for ``shape``: 64^3 in 3-D and 256^2 in 2-D by default, clipped to ``shape``."""
     ndim = len(shape)
+    iterable = hasattr(chunks, "__iter__") and not isinstance(chunks, (str, bytes))
+    if chunks is not None and not (iterable or isinstance(chunks, (int, np.integer))):
+        raise ValueError(f"chunks must be positive integers, got {chunks!r}")
     size = check_positive_ints(
         _DEFAULT_CHUNK[ndim] if chunks is None else chunks, name="chunks", ndim=ndim
     )
@@ -223,53 +226,51 @@ def value_noise(key: int, lo: Point, hi: Point, *, scale: float) -> FloatArray:
 # --------------------------------------------------------------------------- ellipsoids
 
 
+def random_orientations(rng: np.random.Generator, n: int, ndim: int) -> FloatArray:
+    """Uniformly random rotations: ``(cos, sin)`` of an angle in 2-D, (n, 2); a Gaussian
+    quaternion in 3-D, (n, 4). Turn them into matrices with :func:`rotations`."""
+    if ndim == 2:
+        angle = rng.uniform(0.0, 2 * math.pi, size=n)
+        return np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return rng.normal(size=(n, 4))
+
+
+def rotations(orientation: FloatArray) -> FloatArray:
+    """(n, ndim, ndim) rotation matrices from :func:`random_orientations`.
+
+    Only arithmetic and square roots (correctly rounded), so an object gets the same matrix
+    whichever subset of objects it is computed with.
+    """
+    if orientation.shape[1] == 2:
+        c, s = orientation[:, 0], orientation[:, 1]
+        return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+    w, x, y, z = (orientation / np.sqrt((orientation**2).sum(axis=1, keepdims=True))).T
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        -2,
+    )
+
+
 def random_ellipsoids(
     rng: np.random.Generator, n: int, ndim: int, *, radius: float, spread: float
 ) -> tuple[FloatArray, FloatArray]:
-    """Draw ``n`` randomly oriented ellipsoids (shape only; see :func:`ellipsoid_forms`).
+    """Draw the semi-axes, (n, ndim), and orientations of ``n`` random ellipsoids.
 
-    Returns
-    -------
-    semi : (n, ndim) ndarray
-        Semi-axes, ``radius * U(1 - spread, 1 + spread)`` each, so their product has mean
-        ``radius ** ndim``.
-    orientation : (n, 2) or (n, 4) ndarray
-        ``(cos, sin)`` of an angle in 2-D, a (non-normalised) Gaussian quaternion in 3-D: uniform
-        random rotations.
+    Semi-axes are ``radius * U(1 - spread, 1 + spread)`` each, so their product has mean
+    ``radius ** ndim``. See :func:`ellipsoid_forms` for their geometry.
     """
     semi = radius * rng.uniform(1.0 - spread, 1.0 + spread, size=(n, ndim))
-    if ndim == 2:
-        angle = rng.uniform(0.0, math.pi, size=n)
-        return semi, np.stack([np.cos(angle), np.sin(angle)], axis=1)
-    return semi, rng.normal(size=(n, 4))
+    return semi, random_orientations(rng, n, ndim)
 
 
 def ellipsoid_forms(semi: FloatArray, orientation: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Quadratic forms and bounding boxes of ellipsoids from :func:`random_ellipsoids`.
-
-    Only arithmetic and square roots (correctly rounded), so an ellipsoid gets the same form
-    whichever subset of ellipsoids it is computed with.
-
-    Returns
-    -------
-    forms : (n, ndim, ndim) ndarray
-        ``A`` such that the ellipsoid centred at ``c`` is ``(x - c)^T A (x - c) <= 1``.
-    extents : (n, ndim) ndarray
-        Half-widths of the axis-aligned bounding boxes.
-    """
-    if semi.shape[1] == 2:
-        c, s = orientation[:, 0], orientation[:, 1]
-        rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
-    else:
-        w, x, y, z = (orientation / np.linalg.norm(orientation, axis=1, keepdims=True)).T
-        rot = np.stack(
-            [
-                np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-                np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-                np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-            ],
-            -2,
-        )
+    """Quadratic forms ``A``, (n, ndim, ndim), such that an ellipsoid centred at ``c`` is
+    ``(x - c)^T A (x - c) <= 1``, and the half-widths of their bounding boxes, (n, ndim)."""
+    rot = rotations(orientation)
     forms = (rot[:, :, None, :] * semi[:, None, None, :] ** -2.0 * rot[:, None, :, :]).sum(-1)
     extents = np.sqrt((rot**2 * semi[:, None, :] ** 2).sum(axis=2))
     return forms, extents
@@ -315,40 +316,28 @@ def blur_halo(sigma: float) -> int:
     return int(BLUR_TRUNCATE * sigma + 0.5) if sigma > 0 else 0
 
 
+@dataclass(frozen=True)
 class _BlockFunction:
     """Render one block: region = block + halo (clipped), blur, crop, add terms, quantise.
 
     Returns ``(2, *block)`` uint32: the uint8 image and the labels stacked.
     """
 
-    def __init__(
-        self,
-        render: RenderFn,
-        *,
-        shape: Point,
-        chunks: tuple[tuple[int, ...], ...],
-        blur_sigma: float,
-        noise_key: int,
-        noise_std: float,
-        after_blur: AfterBlurFn | None,
-    ) -> None:
-        self.render = render
-        self.shape = shape
-        self.starts = [np.cumsum((0, *c)).tolist() for c in chunks]
-        self.blur_sigma = blur_sigma
-        self.halo = blur_halo(blur_sigma)
-        self.noise_key = noise_key
-        self.noise_std = noise_std
-        self.after_blur = after_blur
+    render: RenderFn
+    shape: Point
+    starts: list[list[int]]  # per axis, where each chunk starts (and the end)
+    blur_sigma: float
+    noise_key: int
+    noise_std: float
+    after_blur: AfterBlurFn | None
 
-    def __call__(self, block_id: tuple[int, ...] | None = None) -> NDArray[np.uint32]:
-        if block_id is None:  # dask may probe a function without it
-            return np.zeros((2,) + (0,) * len(self.shape), dtype=np.uint32)
+    def __call__(self, block_id: tuple[int, ...]) -> NDArray[np.uint32]:
         ids = block_id[1:]  # the first axis stacks image and labels
         blo = tuple(int(s[i]) for s, i in zip(self.starts, ids, strict=True))
         bhi = tuple(int(s[i + 1]) for s, i in zip(self.starts, ids, strict=True))
-        rlo = tuple(max(0, a - self.halo) for a in blo)
-        rhi = tuple(min(n, b + self.halo) for b, n in zip(bhi, self.shape, strict=True))
+        halo = blur_halo(self.blur_sigma)
+        rlo = tuple(max(0, a - halo) for a in blo)
+        rhi = tuple(min(n, b + halo) for b, n in zip(bhi, self.shape, strict=True))
         intensity, labels = self.render(rlo, rhi)
         if self.blur_sigma > 0:
             intensity = ndimage.gaussian_filter(
@@ -386,14 +375,9 @@ def lazy_volume(
     that determines the result besides ``kind``, ``shape`` and ``seed``) names the dask keys.
     """
     dask_chunks = da.core.normalize_chunks(chunks, shape)
+    starts = [np.cumsum((0, *c)).tolist() for c in dask_chunks]
     block = _BlockFunction(
-        render,
-        shape=shape,
-        chunks=dask_chunks,
-        blur_sigma=blur_sigma,
-        noise_key=stream_key(seed, 0),
-        noise_std=noise_std,
-        after_blur=after_blur,
+        render, shape, starts, blur_sigma, stream_key(seed, 0), noise_std, after_blur
     )
     token = tokenize(kind, shape, chunks, seed, params, blur_sigma, noise_std)
     combined = da.map_blocks(
@@ -403,17 +387,12 @@ def lazy_volume(
         meta=np.empty((0,) * (len(shape) + 1), dtype=np.uint32),
         name=f"stratoseg-synthetic-{kind}-{token}",
     )
-    ndim = len(shape)
-    image = combined.map_blocks(
-        _take, 0, np.uint8, drop_axis=0, dtype=np.uint8, meta=np.empty((0,) * ndim, np.uint8)
-    )
-    labels = combined.map_blocks(
-        _take,
-        1,
-        label_dtype,
-        drop_axis=0,
-        dtype=label_dtype,
-        meta=np.empty((0,) * ndim, label_dtype),
+    dtypes: tuple[np.dtype[Any], ...] = (np.dtype(np.uint8), np.dtype(label_dtype))
+    image, labels = (
+        combined.map_blocks(
+            _take, i, dt, drop_axis=0, dtype=dt, meta=np.empty((0,) * len(shape), dtype=dt)
+        )
+        for i, dt in enumerate(dtypes)
     )
     return image, labels
 
