@@ -10,20 +10,38 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "stratoseg"
-CORE = ["stratoseg", "stratoseg.io", "stratoseg.workspace", "stratoseg.synthetic",
-        "stratoseg.cli", "stratoseg.napari"]
-QT_MODULES = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "napari.qt", "napari._qt",
-              "magicgui.widgets", "superqt")
+CORE = [
+    "stratoseg",
+    "stratoseg.io",
+    "stratoseg.workspace",
+    "stratoseg.synthetic",
+    "stratoseg.cli",
+    "stratoseg.napari",
+]
+QT_MODULES = (
+    "qtpy",
+    "PyQt5",
+    "PyQt6",
+    "PySide2",
+    "PySide6",
+    "napari.qt",
+    "napari._qt",
+    "magicgui.widgets",
+    "superqt",
+)
 
 
 @pytest.mark.parametrize("module", CORE)
 def test_core_imports_without_qt_or_torch(module: str) -> None:
-    code = (f"import sys, {module}\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'torch', 'superqt'))\n"
-            "print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.strip()
+    code = (
+        f"import sys, {module}\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'torch', 'superqt'))\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout.strip()
     assert out == "", f"importing {module} imported {out}"
 
 

@@ -73,11 +73,11 @@ def check_positive_ints(values: int | Sequence[int], *, name: str, ndim: int) ->
     >>> check_positive_ints([1, 256, 256], name="chunks", ndim=3)
     (1, 256, 256)
     """
-    seq = [values] if isinstance(values, (int, np.integer)) else list(values)
+    seq: list[Any] = [values] if isinstance(values, (int, np.integer)) else list(values)
+    if len(seq) != ndim and len(seq) != 1:
+        raise ValueError(f"{name} must have 1 or {ndim} values, got {len(seq)}: {seq!r}")
     if len(seq) == 1:
         seq = seq * ndim
-    if len(seq) != ndim:
-        raise ValueError(f"{name} must have 1 or {ndim} values, got {len(seq)}: {list(values)!r}")
     out = []
     for v in seq:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:

@@ -20,7 +20,7 @@ ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
 
 
-class Cancelled(Exception):  # noqa: N818 - it is an outcome, not an error
+class Cancelled(Exception):
     """Raised inside long work when ``should_stop()`` returned True."""
 
 

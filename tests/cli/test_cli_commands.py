@@ -32,18 +32,41 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 
 def test_import_info_export_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = np.random.default_rng(0).integers(0, 4000, (9, 40, 50), dtype=np.uint16)
-    tifffile.imwrite(tmp_path / "s.tif", a, imagej=True, resolution=(4, 4),
-                     metadata={"axes": "ZYX", "spacing": 0.5, "unit": "um"})
+    tifffile.imwrite(
+        tmp_path / "s.tif",
+        a,
+        imagej=True,
+        resolution=(4, 4),
+        metadata={"axes": "ZYX", "spacing": 0.5, "unit": "um"},
+    )
     ws = tmp_path / "ws.zarr"
-    assert main(["import", str(tmp_path / "s.tif"), "-o", str(ws), "--chunks", "8",
-                 "--voxel-size", "1", "0.25", "0.25"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(tmp_path / "s.tif"),
+                "-o",
+                str(ws),
+                "--chunks",
+                "8",
+                "--voxel-size",
+                "1",
+                "0.25",
+                "0.25",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "9 x 40 x 50" in out and "8 x 8 x 8" in out and "segmentation" in out
+    assert "9 x 40 x 50" in out
+    assert "8 x 8 x 8" in out
+    assert "segmentation" in out
     assert main(["info", str(ws), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["shape"] == [9, 40, 50]
     assert info["voxel_size"] == [1.0, 0.25, 0.25]
-    assert info["value_range_sampled"][0] >= 0 and info["value_range_sampled"][1] <= 4000
+    assert info["value_range_sampled"][0] >= 0
+    assert info["value_range_sampled"][1] <= 4000
     assert info["workspace"]["labels"] == ["segmentation"]
     with Workspace.open(ws, mode="r+") as w:
         w.labels("segmentation")[2, 3:6, 4] = 9
@@ -61,38 +84,74 @@ def test_info_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tifffile.imwrite(tmp_path / "s.tif", np.full((5, 6, 7), 3, np.uint8))
     assert main(["info", str(tmp_path / "s.tif")]) == 0
     out = capsys.readouterr().out
-    assert "5 x 6 x 7" in out and "uint8" in out and "3 .. 3 (sampled)" in out
+    assert "5 x 6 x 7" in out
+    assert "uint8" in out
+    assert "3 .. 3 (sampled)" in out
 
 
 def test_synth_composite_to_tiff_and_zarr(tmp_path: Path) -> None:
-    assert main(["synth", "composite", "-o", str(tmp_path / "c.tif"), "--shape", "64", "128",
-                 "128", "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "composite",
+                "-o",
+                str(tmp_path / "c.tif"),
+                "--shape",
+                "64",
+                "128",
+                "128",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     gt = tifffile.imread(tmp_path / "c_gt.tif")
     img = tifffile.imread(tmp_path / "c.tif")
     assert img.shape == gt.shape == (64, 128, 128)
     fractions = np.bincount(gt.ravel(), minlength=3) / gt.size
     assert 0.20 <= fractions[1] <= 0.50, fractions
     assert 0.01 <= fractions[2] <= 0.10, fractions
-    assert main(["synth", "composite", "-o", str(tmp_path / "c.zarr"), "--shape", "64", "128",
-                 "128", "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "composite",
+                "-o",
+                str(tmp_path / "c.zarr"),
+                "--shape",
+                "64",
+                "128",
+                "128",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(open_volume(tmp_path / "c_gt.zarr").data.compute(), gt)
     np.testing.assert_array_equal(open_volume(tmp_path / "c.zarr").data.compute(), img)
 
 
-@pytest.mark.parametrize(("kind", "shape"), [("cells", ["160", "160"]),
-                                             ("membranes", ["16", "64", "64"])])
+@pytest.mark.parametrize(
+    ("kind", "shape"), [("cells", ["160", "160"]), ("membranes", ["16", "64", "64"])]
+)
 def test_synth_instances(tmp_path: Path, kind: str, shape: list[str]) -> None:
     assert main(["synth", kind, "-o", str(tmp_path / "x.tif"), "--shape", *shape]) == 0
     gt = tifffile.imread(tmp_path / "x_gt.tif")
-    assert gt.shape == tuple(map(int, shape)) and len(np.unique(gt)) > 3
+    assert gt.shape == tuple(map(int, shape))
+    assert len(np.unique(gt)) > 3
 
 
-def test_demo_creates_the_sample_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_creates_the_sample_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "ground truth" in out and "fibre" in out
+    assert "ground truth" in out
+    assert "fibre" in out
     with Workspace.open(tmp_path / "stratoseg-demo.zarr") as ws:
         assert set(ws.label_names()) == {"ground_truth", "segmentation"}
         assert ws.spatial_shape == (64, 128, 128)

@@ -107,33 +107,39 @@ def test_bad_input_gives_one_error_line_and_code_2(
     code = main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ")
     assert expected in err[0]
     assert "Traceback" not in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind
 
 
-def test_workspace_locked_by_another_writer(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_workspace_locked_by_another_writer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     tifffile.imwrite(tmp_path / "s.tif", np.zeros((5, 8, 8), np.uint8))
     assert main(["import", str(tmp_path / "s.tif"), "-o", str(tmp_path / "ws.zarr")]) == 0
     code = textwrap.dedent(f"""
         import sys
         from stratoseg.workspace import Workspace
-        ws = Workspace.open({str(tmp_path / 'ws.zarr')!r}, mode="r+")
+        ws = Workspace.open({str(tmp_path / "ws.zarr")!r}, mode="r+")
         print("ready", flush=True)
         sys.stdin.read()
     """)
-    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
         capsys.readouterr()
-        rc = main(["import", str(tmp_path / "s.tif"), "-o", str(tmp_path / "ws.zarr"),
-                   "--overwrite"])
+        rc = main(
+            ["import", str(tmp_path / "s.tif"), "-o", str(tmp_path / "ws.zarr"), "--overwrite"]
+        )
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2
-        assert len(err) == 1 and "is open for writing by another process" in err[0]
+        assert len(err) == 1
+        assert "is open for writing by another process" in err[0]
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
@@ -144,8 +150,9 @@ def test_workspace_locked_by_another_writer(tmp_path: Path,
 def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("stratoseg")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "stratoseg.cli._main"]
-    proc = subprocess.run([*cmd, "info", str(tmp_path / "x.tif")], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [*cmd, "info", str(tmp_path / "x.tif")], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: path does not exist: {tmp_path / 'x.tif'}"
     assert "Traceback" not in proc.stderr

@@ -14,7 +14,7 @@ from stratoseg.io import open_volume
 
 
 def test_missing_path(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist: .*nothing.tif"):
+    with pytest.raises(FileNotFoundError, match=r"does not exist: .*nothing\.tif"):
         open_volume(tmp_path / "nothing.tif")
 
 
@@ -28,7 +28,7 @@ def test_corrupt_zarr_metadata(tmp_path: Path) -> None:
     z = zarr.create_array(store=str(tmp_path / "c.zarr"), shape=(4, 4), dtype="u1")
     z[...] = 1
     (tmp_path / "c.zarr" / "zarr.json").write_text('{"zarr_format": 3, "node_type": ')
-    with pytest.raises(ValueError, match="corrupt zarr metadata in zarr.json"):
+    with pytest.raises(ValueError, match=r"corrupt zarr metadata in zarr\.json"):
         open_volume(tmp_path / "c.zarr")
 
 
@@ -62,7 +62,7 @@ def test_hdf5_path_without_the_dataset(tmp_path: Path) -> None:
     with h5py.File(p, "w") as f:
         f["/raw/a"] = np.zeros((3, 4, 4), np.uint8)
         f["/raw/b"] = np.zeros((3, 4, 4), np.uint8)
-    with pytest.raises(ValueError, match="holds 2 datasets.*'/raw/a', '/raw/b'"):
+    with pytest.raises(ValueError, match=r"holds 2 datasets.*'/raw/a', '/raw/b'"):
         open_volume(p)
     with pytest.raises(ValueError, match="dataset '/raw/c' is not in"):
         open_volume(f"{p}:/raw/c")
@@ -72,8 +72,13 @@ def test_hdf5_path_without_the_dataset(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "shape"),
-    [("zarr", (10,)), ("zarr", (2, 3, 4, 5, 6)), ("h5", (10,)), ("h5", (2, 3, 4, 5, 6)),
-     ("tif", (2, 3, 4, 5, 6))],  # a TIFF page is at least 2-D, so no 1-D TIFF exists
+    [
+        ("zarr", (10,)),
+        ("zarr", (2, 3, 4, 5, 6)),
+        ("h5", (10,)),
+        ("h5", (2, 3, 4, 5, 6)),
+        ("tif", (2, 3, 4, 5, 6)),
+    ],  # a TIFF page is at least 2-D, so no 1-D TIFF exists
 )
 def test_wrong_dimensionality(tmp_path: Path, shape: tuple[int, ...], fmt: str) -> None:
     a = np.zeros(shape, np.uint8)
@@ -96,8 +101,11 @@ def test_complex_and_object_dtypes(tmp_path: Path, dtype: str) -> None:
     p = tmp_path / "c.h5"
     with h5py.File(p, "w") as f:
         if dtype == "object":
-            f.create_dataset("x", data=np.array([["a", "b"], ["c", "d"]], dtype=object),
-                             dtype=h5py.string_dtype())
+            f.create_dataset(
+                "x",
+                data=np.array([["a", "b"], ["c", "d"]], dtype=object),
+                dtype=h5py.string_dtype(),
+            )
         else:
             f["x"] = np.zeros((4, 4), dtype)
     with pytest.raises(TypeError, match="must be a bool, integer or float type"):

@@ -14,8 +14,12 @@ from stratoseg.io import open_volume, write_tiff, write_tiffs
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "int32", "uint32", "bool"])
 def test_dtypes_and_voxel_size_survive(tmp_path: Path, dtype: str) -> None:
     a = (np.arange(5 * 12 * 10).reshape(5, 12, 10) % 7).astype(dtype)
-    write_tiff(da.from_array(a, chunks=(2, 12, 10)), tmp_path / "a.tif",
-               voxel_size=(2.0, 0.5, 0.25), unit="micrometer")
+    write_tiff(
+        da.from_array(a, chunks=(2, 12, 10)),
+        tmp_path / "a.tif",
+        voxel_size=(2.0, 0.5, 0.25),
+        unit="micrometer",
+    )
     vol = open_volume(tmp_path / "a.tif")
     expect = a.astype(np.uint8) if dtype == "bool" else a
     np.testing.assert_array_equal(vol.data.compute(), expect)
@@ -40,14 +44,17 @@ def test_several_files_in_one_pass_render_each_block_once(tmp_path: Path) -> Non
         calls.append(1)
         return np.stack([block, block % 3])
 
-    base = da.from_array(np.arange(6 * 16 * 16, dtype=np.uint16).reshape(6, 16, 16),
-                         chunks=(2, 16, 16))
-    both = base.map_blocks(render, new_axis=0, chunks=((2,), *base.chunks),
-                           meta=np.empty((0, 0, 0, 0), np.uint16))
+    base = da.from_array(
+        np.arange(6 * 16 * 16, dtype=np.uint16).reshape(6, 16, 16), chunks=(2, 16, 16)
+    )
+    both = base.map_blocks(
+        render, new_axis=0, chunks=((2,), *base.chunks), meta=np.empty((0, 0, 0, 0), np.uint16)
+    )
     write_tiffs([both[0], both[1]], [tmp_path / "img.tif", tmp_path / "img_gt.tif"])
     assert len(calls) == 3  # three slabs, each rendered once for both files
-    np.testing.assert_array_equal(open_volume(tmp_path / "img_gt.tif").data.compute(),
-                                  base.compute() % 3)
+    np.testing.assert_array_equal(
+        open_volume(tmp_path / "img_gt.tif").data.compute(), base.compute() % 3
+    )
 
 
 def test_a_failure_leaves_no_file(tmp_path: Path) -> None:

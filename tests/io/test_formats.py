@@ -26,8 +26,13 @@ Writer = Callable[[Path, np.ndarray], Path]
 
 def _imagej(d: Path, a: np.ndarray) -> Path:
     p = d / "stack.tif"
-    tifffile.imwrite(p, a, imagej=True, resolution=(1 / 0.5, 1 / 0.5),
-                     metadata={"axes": "ZYX", "spacing": 2.0, "unit": "um"})
+    tifffile.imwrite(
+        p,
+        a,
+        imagej=True,
+        resolution=(1 / 0.5, 1 / 0.5),
+        metadata={"axes": "ZYX", "spacing": 2.0, "unit": "um"},
+    )
     return p
 
 
@@ -45,8 +50,17 @@ def _bigtiff(d: Path, a: np.ndarray) -> Path:
 
 def _ome_tiff(d: Path, a: np.ndarray) -> Path:
     p = d / "img.ome.tif"
-    tifffile.imwrite(p, a, ome=True, metadata={"axes": "ZYX", "PhysicalSizeX": 0.25,
-                                               "PhysicalSizeY": 0.25, "PhysicalSizeZ": 1.5})
+    tifffile.imwrite(
+        p,
+        a,
+        ome=True,
+        metadata={
+            "axes": "ZYX",
+            "PhysicalSizeX": 0.25,
+            "PhysicalSizeY": 0.25,
+            "PhysicalSizeZ": 1.5,
+        },
+    )
     return p
 
 
@@ -60,16 +74,22 @@ def _folder(d: Path, a: np.ndarray) -> Path:
 
 def _zarr2(d: Path, a: np.ndarray) -> Path:
     p = d / "v2.zarr"
-    z = zarr.create_array(store=str(p), shape=a.shape, dtype=a.dtype, chunks=(2, 16, 16),
-                          zarr_format=2)
+    z = zarr.create_array(
+        store=str(p), shape=a.shape, dtype=a.dtype, chunks=(2, 16, 16), zarr_format=2
+    )
     z[...] = a
     return p
 
 
 def _zarr3(d: Path, a: np.ndarray) -> Path:
     p = d / "v3.zarr"
-    z = zarr.create_array(store=str(p), shape=a.shape, dtype=a.dtype, chunks=(3, 16, 16),
-                          attributes={"voxel_size": [3.0, 1.0, 1.0], "unit": "nm"})
+    z = zarr.create_array(
+        store=str(p),
+        shape=a.shape,
+        dtype=a.dtype,
+        chunks=(3, 16, 16),
+        attributes={"voxel_size": [3.0, 1.0, 1.0], "unit": "nm"},
+    )
     z[...] = a
     return p
 
@@ -81,12 +101,17 @@ def write_ngff04(p: Path, levels: list[np.ndarray], scale0: list[float]) -> Path
     for i, lv in enumerate(levels):
         root.create_array(str(i), data=lv, chunks=(2, 16, 16))
         scale = [scale0[0], scale0[1] * 2**i, scale0[2] * 2**i]
-        datasets.append({"path": str(i),
-                         "coordinateTransformations": [{"type": "scale", "scale": scale}]})
-    root.attrs["multiscales"] = [{
-        "version": "0.4", "name": "img", "datasets": datasets,
-        "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
-    }]
+        datasets.append(
+            {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+        )
+    root.attrs["multiscales"] = [
+        {
+            "version": "0.4",
+            "name": "img",
+            "datasets": datasets,
+            "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
+        }
+    ]
     return p
 
 
@@ -161,8 +186,9 @@ def test_round_trip_values_and_metadata(
     assert vol.unit == unit
     np.testing.assert_array_equal(vol.data.compute(), _expected(name, a))
     # a sub-block reads only what it needs and gives the same values
-    np.testing.assert_array_equal(vol.data[2:5, 3:20, 7:9].compute(),
-                                  _expected(name, a)[2:5, 3:20, 7:9])
+    np.testing.assert_array_equal(
+        vol.data[2:5, 3:20, 7:9].compute(), _expected(name, a)[2:5, 3:20, 7:9]
+    )
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -34,9 +34,11 @@ def other_writer(ws_path: Path) -> Iterator[subprocess.Popen]:
         print("ready", flush=True)
         sys.stdin.read()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
     yield proc
     if proc.stdin:
         proc.stdin.close()
@@ -46,8 +48,11 @@ def other_writer(ws_path: Path) -> Iterator[subprocess.Popen]:
 
 
 def test_second_writer_is_refused_with_a_clear_message(ws_path: Path, other_writer) -> None:
-    with pytest.raises(WorkspaceLockedError, match=rf"open for writing by another process "
-                       rf"\(pid {other_writer.pid} on"):
+    with pytest.raises(
+        WorkspaceLockedError,
+        match=rf"open for writing by another process "
+        rf"\(pid {other_writer.pid} on",
+    ):
         Workspace.open(ws_path, mode="r+")
     with Workspace.open(ws_path, mode="r") as ro:  # readers are never refused
         assert ro.label_names() == ["segmentation"]

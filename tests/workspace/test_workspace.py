@@ -20,15 +20,22 @@ from stratoseg.workspace import Workspace, create_workspace, default_chunks
 def tiff_source(tmp_path: Path) -> tuple[Path, np.ndarray]:
     a = np.random.default_rng(0).integers(0, 255, (70, 300, 280), dtype=np.uint8)
     p = tmp_path / "src.tif"
-    tifffile.imwrite(p, a, imagej=True, resolution=(1 / 0.5, 1 / 0.5),
-                     metadata={"axes": "ZYX", "spacing": 0.5, "unit": "um"})
+    tifffile.imwrite(
+        p,
+        a,
+        imagej=True,
+        resolution=(1 / 0.5, 1 / 0.5),
+        metadata={"axes": "ZYX", "spacing": 0.5, "unit": "um"},
+    )
     return p, a
 
 
 def test_create_from_tiff_copies_with_pyramid(tmp_path: Path, tiff_source) -> None:
     src, a = tiff_source
     seen: list[tuple[int, int]] = []
-    with create_workspace(tmp_path / "ws.zarr", src, progress=lambda d, t: seen.append((d, t))) as ws:
+    with create_workspace(
+        tmp_path / "ws.zarr", src, progress=lambda d, t: seen.append((d, t))
+    ) as ws:
         assert ws.meta["mode"] == "copy"
         assert ws.spatial_shape == a.shape
         assert ws.chunks == (64, 64, 64)
@@ -41,7 +48,8 @@ def test_create_from_tiff_copies_with_pyramid(tmp_path: Path, tiff_source) -> No
         # level 1 is the 2x2x2 block mean of level 0, rounded
         expect = np.round(a[:70, :300, :280].reshape(35, 2, 150, 2, 140, 2).mean((1, 3, 5)))
         np.testing.assert_array_equal(img.levels[1].compute(), expect.astype(np.uint8))
-    assert seen and seen[-1][0] == seen[-1][1] > 0
+    assert seen
+    assert seen[-1][0] == seen[-1][1] > 0
     # the root is an OME-Zarr 0.5 image other readers understand from its metadata alone
     meta = json.loads((tmp_path / "ws.zarr" / "zarr.json").read_text())
     ms = meta["attributes"]["ome"]["multiscales"][0]
@@ -58,7 +66,8 @@ def test_labels_start_empty_and_cost_nothing(tmp_path: Path, tiff_source) -> Non
     src, _ = tiff_source
     with create_workspace(tmp_path / "ws.zarr", src) as ws:
         lab = ws.labels("segmentation")
-        assert lab.dtype == np.uint32 and lab.shape == ws.spatial_shape
+        assert lab.dtype == np.uint32
+        assert lab.shape == ws.spatial_shape
         assert not any((tmp_path / "ws.zarr/labels/segmentation/0").rglob("c/*"))
         lab[5, 10:12, 20] = 3
         ws.reviewed("segmentation")[5, :, :] = 1
@@ -78,7 +87,8 @@ def test_reference_mode_for_zarr_sources(tmp_path: Path) -> None:
         ws.labels("segmentation")[0, 0, 0] = 1
         assert ws.labels("segmentation").chunks == (2, 32, 32)
     with create_workspace(tmp_path / "copy.zarr", src, copy=True) as ws:
-        assert not ws.is_reference and (tmp_path / "copy.zarr" / "0").exists()
+        assert not ws.is_reference
+        assert (tmp_path / "copy.zarr" / "0").exists()
     with pytest.raises(ValueError, match="copy=False needs a zarr"):
         create_workspace(tmp_path / "x.zarr", _tif(tmp_path), copy=False)
 
@@ -106,9 +116,12 @@ def test_two_d_image_chunks_and_voxel_override(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"chunks": 0}, "chunks must be positive"), ({"chunks": [1, 2]}, "chunks must have 1 or 3"),
-     ({"voxel_size": [1, -2, 1]}, "voxel_size must be 3 positive"),
-     ({"voxel_size": [1, 2]}, "voxel_size must be 3 positive")],
+    [
+        ({"chunks": 0}, "chunks must be positive"),
+        ({"chunks": [1, 2]}, "chunks must have 1 or 3"),
+        ({"voxel_size": [1, -2, 1]}, "voxel_size must be 3 positive"),
+        ({"voxel_size": [1, 2]}, "voxel_size must be 3 positive"),
+    ],
 )
 def test_bad_parameters_leave_nothing(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -135,7 +148,8 @@ def test_writers_and_read_only_handles(tmp_path: Path, tiff_source) -> None:
     ws = create_workspace(tmp_path / "ws.zarr", src)
     probs = da.random.default_rng(0).random((3, *a.shape), chunks=(3, 64, 64, 64))
     arr = ws.write_probabilities("run1", probs, classes=["matrix", "fibre", "pore"], seed=4)
-    assert arr.dtype == np.uint8 and arr.chunks == (3, 64, 64, 64)
+    assert arr.dtype == np.uint8
+    assert arr.chunks == (3, 64, 64, 64)
     expect = np.round(probs.compute().astype(np.float32) * 255).astype(np.uint8)
     np.testing.assert_array_equal(arr[...], expect)
     assert arr.attrs["classes"] == ["matrix", "fibre", "pore"]
@@ -143,7 +157,8 @@ def test_writers_and_read_only_handles(tmp_path: Path, tiff_source) -> None:
     with pytest.raises(ValueError, match=r"must have shape \(C, \) \+ \(70, 300, 280\)"):
         ws.write_probabilities("bad", np.zeros((3, 4, 4, 4)))
     ws.write_channel("edt", a.astype(np.float32) / 255, method="binary")
-    assert ws.channels() == ["edt"] and ws.predictions() == ["run1"]
+    assert ws.channels() == ["edt"]
+    assert ws.predictions() == ["run1"]
     ws.reviewed("segmentation")[0] = 1
     ws.write_labels("segmentation", (a > 128).astype(np.uint16), overwrite=True)
     assert ws.labels("segmentation").dtype == np.uint16
@@ -157,8 +172,14 @@ def test_writers_and_read_only_handles(tmp_path: Path, tiff_source) -> None:
     ws.delete("channels/edt")
     assert ws.channels() == []
     kinds = [e["kind"] for e in ws.journal.entries()]
-    assert kinds == ["created", "labels-created", "predictions-written", "channels-written",
-                     "labels-written", "deleted"]
+    assert kinds == [
+        "created",
+        "labels-created",
+        "predictions-written",
+        "channels-written",
+        "labels-written",
+        "deleted",
+    ]
     ws.close()
     ro = Workspace.open(tmp_path / "ws.zarr")
     with pytest.raises(PermissionError, match="read-only"):
@@ -181,4 +202,5 @@ def test_workspace_arrays_open_with_open_volume(tmp_path: Path, tiff_source) -> 
     src, _ = tiff_source
     create_workspace(tmp_path / "ws.zarr", src).close()
     vol = open_volume(tmp_path / "ws.zarr/labels/segmentation/0")
-    assert vol.shape == (70, 300, 280) and vol.voxel_size == (0.5, 0.5, 0.5)
+    assert vol.shape == (70, 300, 280)
+    assert vol.voxel_size == (0.5, 0.5, 0.5)

@@ -21,54 +21,95 @@ DEMO_SHAPE = (64, 128, 128)
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the ``stratoseg`` sub-parsers."""
-    p = sub.add_parser("info", help="show format, shape, dtype, chunks, voxel size, value range",
-                       description="Show what StratoSeg reads from an image or a workspace.")
-    p.add_argument("path", help="image file or folder, zarr array, or workspace (file.h5:/ds "
-                   "for an HDF5 dataset)")
+    p = sub.add_parser(
+        "info",
+        help="show format, shape, dtype, chunks, voxel size, value range",
+        description="Show what StratoSeg reads from an image or a workspace.",
+    )
+    p.add_argument(
+        "path",
+        help="image file or folder, zarr array, or workspace (file.h5:/ds for an HDF5 dataset)",
+    )
     p.add_argument("--key", help="dataset inside the container (HDF5 dataset, zarr array)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("import", help="create a workspace from an image",
-                       description="Create a workspace (an OME-Zarr folder) from a source image: "
-                       "copied into chunked zarr for TIFF, MRC and HDF5, referenced in place for "
-                       "zarr and OME-Zarr sources (use --copy to copy those too).")
+    p = sub.add_parser(
+        "import",
+        help="create a workspace from an image",
+        description="Create a workspace (an OME-Zarr folder) from a source image: "
+        "copied into chunked zarr for TIFF, MRC and HDF5, referenced in place for "
+        "zarr and OME-Zarr sources (use --copy to copy those too).",
+    )
     p.add_argument("source", help="image file or folder (file.h5:/ds for an HDF5 dataset)")
     p.add_argument("-o", "--output", required=True, metavar="WS.zarr", help="workspace to create")
     p.add_argument("--key", help="dataset inside the source container")
-    p.add_argument("--chunks", type=int, nargs="+", metavar="N",
-                   help="chunk edge (one value, or one per spatial axis); default 64 in 3-D, "
-                   "256 in 2-D")
-    p.add_argument("--voxel-size", type=float, nargs="+", metavar="S",
-                   help="voxel size Z Y X (or Y X, or one value) overriding the file's")
+    p.add_argument(
+        "--chunks",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="chunk edge (one value, or one per spatial axis); default 64 in 3-D, 256 in 2-D",
+    )
+    p.add_argument(
+        "--voxel-size",
+        type=float,
+        nargs="+",
+        metavar="S",
+        help="voxel size Z Y X (or Y X, or one value) overriding the file's",
+    )
     p.add_argument("--unit", help="unit of --voxel-size (default micrometer)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--copy", dest="copy", action="store_true", default=None,
-                      help="copy a zarr source into the workspace")
-    mode.add_argument("--reference", dest="copy", action="store_false",
-                      help="reference a zarr source in place (the default for zarr)")
-    p.add_argument("--labels", default="segmentation",
-                   help="name of the empty label image to create (default: segmentation)")
-    p.add_argument("--no-labels", dest="labels", action="store_const", const=None,
-                   help="create no label image")
+    mode.add_argument(
+        "--copy",
+        dest="copy",
+        action="store_true",
+        default=None,
+        help="copy a zarr source into the workspace",
+    )
+    mode.add_argument(
+        "--reference",
+        dest="copy",
+        action="store_false",
+        help="reference a zarr source in place (the default for zarr)",
+    )
+    p.add_argument(
+        "--labels",
+        default="segmentation",
+        help="name of the empty label image to create (default: segmentation)",
+    )
+    p.add_argument(
+        "--no-labels", dest="labels", action="store_const", const=None, help="create no label image"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing workspace")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("export", help="write a workspace array (or any image) to TIFF",
-                       description="Write any array StratoSeg reads, such as "
-                       "WS.zarr/labels/segmentation/0 or WS.zarr (the raw image), to TIFF.")
+    p = sub.add_parser(
+        "export",
+        help="write a workspace array (or any image) to TIFF",
+        description="Write any array StratoSeg reads, such as "
+        "WS.zarr/labels/segmentation/0 or WS.zarr (the raw image), to TIFF.",
+    )
     p.add_argument("array", help="e.g. WS.zarr/labels/segmentation/0 or WS.zarr/predictions/run")
     p.add_argument("-o", "--output", required=True, metavar="OUT.tif")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("demo", help="create the sample workspace and print its summary",
-                       description="Create a workspace from the embedded sample (a synthetic "
-                       f"glass-fibre composite tomogram, {' x '.join(map(str, DEMO_SHAPE))}, with "
-                       "its 3-phase ground truth as the label image 'ground_truth').")
-    p.add_argument("-o", "--output", default=DEMO_PATH, metavar="WS.zarr",
-                   help=f"where to create it (default: ./{DEMO_PATH}; an earlier demo workspace "
-                   "there is replaced)")
+    p = sub.add_parser(
+        "demo",
+        help="create the sample workspace and print its summary",
+        description="Create a workspace from the embedded sample (a synthetic "
+        f"glass-fibre composite tomogram, {' x '.join(map(str, DEMO_SHAPE))}, with "
+        "its 3-phase ground truth as the label image 'ground_truth').",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default=DEMO_PATH,
+        metavar="WS.zarr",
+        help=f"where to create it (default: ./{DEMO_PATH}; an earlier demo workspace "
+        "there is replaced)",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -103,6 +144,13 @@ def _is_workspace(path: str) -> bool:
         return False
 
 
+def _is_demo(path: Path) -> bool:
+    if not _is_workspace(str(path)):
+        return False
+    meta = json.loads((path / "zarr.json").read_text())["attributes"]["stratoseg"]
+    return bool(meta["source"]["format"] == "synthetic")
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     vol = open_volume(args.path, key=args.key)
     info = vol.summary()
@@ -120,9 +168,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     rows["value range"] = f"{lo:g} .. {hi:g} (sampled)"
     if "workspace" in info:
         w = info["workspace"]
-        rows.update({"workspace": w["mode"], "channels": w["channels"] or None,
-                     "predictions": w["predictions"] or None, "labels": w["labels"] or None,
-                     "journal": f"{w['journal_entries']} entries"})
+        rows.update(
+            {
+                "workspace": w["mode"],
+                "channels": w["channels"] or None,
+                "predictions": w["predictions"] or None,
+                "labels": w["labels"] or None,
+                "journal": f"{w['journal_entries']} entries",
+            }
+        )
     _print_table(rows)
     return 0
 
@@ -130,9 +184,16 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     with progress_bar("import") as bar:
         ws = create_workspace(
-            args.output, args.source, key=args.key, chunks=args.chunks,
-            voxel_size=args.voxel_size, unit=args.unit, copy=args.copy, labels=args.labels,
-            overwrite=args.overwrite, progress=bar,
+            args.output,
+            args.source,
+            key=args.key,
+            chunks=args.chunks,
+            voxel_size=args.voxel_size,
+            unit=args.unit,
+            copy=args.copy,
+            labels=args.labels,
+            overwrite=args.overwrite,
+            progress=bar,
         )
     with ws:
         _print_table(_ws_rows(ws))
@@ -142,18 +203,31 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _ws_rows(ws: Workspace) -> dict[str, Any]:
     s = ws.summary()
     return {
-        "workspace": s["path"], "mode": s["mode"], "source": s["source"]["path"],
-        "axes": s["axes"], "shape": s["shape"], "dtype": s["dtype"], "chunks": s["chunks"],
+        "workspace": s["path"],
+        "mode": s["mode"],
+        "source": s["source"]["path"],
+        "axes": s["axes"],
+        "shape": s["shape"],
+        "dtype": s["dtype"],
+        "chunks": s["chunks"],
         "voxel size": f"{' x '.join(f'{v:g}' for v in s['voxel_size'])} {s['unit'] or ''}",
-        "pyramid levels": s["levels"], "labels": s["labels"] or None,
+        "pyramid levels": s["levels"],
+        "labels": s["labels"] or None,
     }
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     vol = open_volume(args.array)
     with progress_bar("export") as bar:
-        out = write_tiff(vol.data, args.output, axes=vol.axes, voxel_size=vol.voxel_size,
-                         unit=vol.unit, overwrite=args.overwrite, progress=bar)
+        out = write_tiff(
+            vol.data,
+            args.output,
+            axes=vol.axes,
+            voxel_size=vol.voxel_size,
+            unit=vol.unit,
+            overwrite=args.overwrite,
+            progress=bar,
+        )
     print(f"wrote {out} ({' x '.join(map(str, vol.shape))} {vol.dtype})")
     return 0
 
@@ -162,23 +236,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from stratoseg.synthetic import make_composite
 
     out = Path(args.output)
-    if out.exists():
-        if not _is_workspace(str(out)) or json.loads((out / "zarr.json").read_text())[
-                "attributes"]["stratoseg"]["source"]["format"] != "synthetic":
-            raise FileExistsError(f"{out} exists and is not a demo workspace; choose another -o")
+    if out.exists() and not _is_demo(out):
+        raise FileExistsError(f"{out} exists and is not a demo workspace; choose another -o")
     sample = make_composite(DEMO_SHAPE, seed=0)
-    vol = Volume(sample.image, "zyx", sample.voxel_size, None, Path("synthetic:composite"),
-                 "synthetic")
+    vol = Volume(
+        sample.image, "zyx", sample.voxel_size, None, Path("synthetic:composite"), "synthetic"
+    )
     with progress_bar("demo") as bar:
         ws = create_workspace(out, vol, labels=None, overwrite=True, progress=bar)
     with ws:
-        ws.write_labels("ground_truth", sample.labels, description="synthetic ground truth",
-                        classes={str(k): v for k, v in sample.classes.items()})
+        ws.write_labels(
+            "ground_truth",
+            sample.labels,
+            description="synthetic ground truth",
+            classes={str(k): v for k, v in sample.classes.items()},
+        )
         ws.create_labels("segmentation")
         rows = _ws_rows(ws)
         gt = np.bincount(np.asarray(ws.labels("ground_truth")[...]).ravel(), minlength=3)
     rows["ground truth"] = ", ".join(
-        f"{name} {100 * gt[k] / gt.sum():.1f} %" for k, name in sample.classes.items())
+        f"{name} {100 * gt[k] / gt.sum():.1f} %" for k, name in sample.classes.items()
+    )
     _print_table(rows)
     print(f"\nnext: napari {out}   (or open it with Plugins > StratoSeg > Load / Workspace)")
     return 0

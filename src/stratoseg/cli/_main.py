@@ -59,8 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with --debug "
-              "for the traceback and report it", file=sys.stderr)
+        print(
+            f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with --debug "
+            "for the traceback and report it",
+            file=sys.stderr,
+        )
         return 1
 
 

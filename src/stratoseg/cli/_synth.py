@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,29 @@ KINDS = ("composite", "cells", "membranes")
 def register(sub: Any) -> None:
     """Add ``synth`` to the ``stratoseg`` sub-parsers."""
     p = sub.add_parser(
-        "synth", help="generate a synthetic image with ground truth",
+        "synth",
+        help="generate a synthetic image with ground truth",
         description="Generate a synthetic image and its ground truth, written beside it as "
         "OUT_gt: 'composite' (glass-fibre composite CT: 0 matrix, 1 fibre, 2 pore), 'cells' "
         "(touching cells, instance labels), 'membranes' (EM-like, instance labels, 0 on "
-        "membranes). Generated block by block, so large shapes fit in memory.")
+        "membranes). Generated block by block, so large shapes fit in memory.",
+    )
     p.add_argument("kind", choices=KINDS)
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output .tif/.tiff or .zarr; the ground truth goes to OUT_gt.<suffix>")
-    p.add_argument("--shape", type=int, nargs="+", required=True, metavar="N",
-                   help="Z Y X (or Y X for 2-D cells and membranes)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output .tif/.tiff or .zarr; the ground truth goes to OUT_gt.<suffix>",
+    )
+    p.add_argument(
+        "--shape",
+        type=int,
+        nargs="+",
+        required=True,
+        metavar="N",
+        help="Z Y X (or Y X for 2-D cells and membranes)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--chunks", type=int, nargs="+", metavar="N", help="zarr chunk edge(s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -42,7 +56,7 @@ def gt_path(out: Path) -> Path:
     name = out.name
     for suffix in (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".zarr"):
         if name.lower().endswith(suffix):
-            return out.with_name(name[: -len(suffix)] + "_gt" + name[-len(suffix):])
+            return out.with_name(name[: -len(suffix)] + "_gt" + name[-len(suffix) :])
     return out.with_name(name + "_gt")
 
 
@@ -56,27 +70,48 @@ def cmd_synth(args: argparse.Namespace) -> int:
     gt = gt_path(out)
     check_output_path(out, overwrite=args.overwrite)
     check_output_path(gt, overwrite=args.overwrite, name="ground-truth output")
-    make = {"composite": synthetic.make_composite, "cells": synthetic.make_cells,
-            "membranes": synthetic.make_membranes}[args.kind]
+    makers: dict[str, Callable[..., synthetic.SyntheticVolume]] = {
+        "composite": synthetic.make_composite,
+        "cells": synthetic.make_cells,
+        "membranes": synthetic.make_membranes,
+    }
+    make = makers[args.kind]
     vol = make(tuple(args.shape), seed=args.seed, chunks=args.chunks)
     with progress_bar(f"synth {args.kind}") as bar:
         if suffix.endswith(".zarr"):
             with atomic_output(out) as t_img, atomic_output(gt) as t_gt, dask_progress(bar):
-                targets = [_zarr_like(t_img, vol.image, vol.voxel_size),
-                           _zarr_like(t_gt, vol.labels, vol.voxel_size, classes=vol.classes)]
-                da.store([vol.image, vol.labels], targets, lock=False)
+                targets = [
+                    _zarr_like(t_img, vol.image, vol.voxel_size),
+                    _zarr_like(t_gt, vol.labels, vol.voxel_size, classes=vol.classes),
+                ]
+                da.store([vol.image, vol.labels], targets, lock=False)  # type: ignore[arg-type]
         else:
-            write_tiffs([vol.image, vol.labels], [out, gt], voxel_size=vol.voxel_size,
-                        overwrite=args.overwrite, progress=bar)
-    print(f"wrote {out} ({' x '.join(map(str, vol.image.shape))} {vol.image.dtype}) and {gt} "
-          f"({vol.labels.dtype}, {vol.kind} ground truth)")
+            write_tiffs(
+                [vol.image, vol.labels],
+                [out, gt],
+                voxel_size=vol.voxel_size,
+                overwrite=args.overwrite,
+                progress=bar,
+            )
+    print(
+        f"wrote {out} ({' x '.join(map(str, vol.image.shape))} {vol.image.dtype}) and {gt} "
+        f"({vol.labels.dtype}, {vol.kind} ground truth)"
+    )
     return 0
 
 
-def _zarr_like(path: Path, arr: da.Array, voxel_size: tuple[float, ...],
-               **attrs: Any) -> zarr.Array:
-    attrs = {"voxel_size": list(voxel_size),
-             **{k: {str(i): n for i, n in v.items()} for k, v in attrs.items()}}
-    return zarr.create_array(store=str(path), shape=arr.shape, dtype=arr.dtype,
-                             chunks=tuple(int(c[0]) for c in arr.chunks), attributes=attrs,
-                             fill_value=0)
+def _zarr_like(
+    path: Path, arr: da.Array, voxel_size: tuple[float, ...], **attrs: Any
+) -> zarr.Array:
+    attrs = {
+        "voxel_size": list(voxel_size),
+        **{k: {str(i): n for i, n in v.items()} for k, v in attrs.items()},
+    }
+    return zarr.create_array(
+        store=str(path),
+        shape=arr.shape,
+        dtype=arr.dtype,
+        chunks=tuple(int(c[0]) for c in arr.chunks),
+        attributes=attrs,
+        fill_value=0,
+    )

@@ -12,7 +12,9 @@ from pathlib import Path
 __all__ = ["atomic_output", "check_output_path"]
 
 
-def check_output_path(out: str | os.PathLike[str], *, overwrite: bool, name: str = "output") -> Path:
+def check_output_path(
+    out: str | os.PathLike[str], *, overwrite: bool, name: str = "output"
+) -> Path:
     """Return ``Path(out)`` after checking it may be written.
 
     Raises

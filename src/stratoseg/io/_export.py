@@ -63,8 +63,15 @@ def write_tiff(
     Path
         ``out``.
     """
-    return write_tiffs([data], [out], axes=axes, voxel_size=voxel_size, unit=unit,
-                       overwrite=overwrite, progress=progress)[0]
+    return write_tiffs(
+        [data],
+        [out],
+        axes=axes,
+        voxel_size=voxel_size,
+        unit=unit,
+        overwrite=overwrite,
+        progress=progress,
+    )[0]
 
 
 def write_tiffs(
@@ -93,8 +100,9 @@ def write_tiffs(
         raise ValueError(f"arrays must share one shape, got {[a.shape for a in arrs]}")
     axes = (axes or {2: "yx", 3: "zyx", 4: "czyx"}.get(len(shape), "")).lower()
     if len(axes) != len(shape):
-        raise ValueError(f"axes must have one letter per axis of the {len(shape)}-D data, "
-                         f"got {axes!r}")
+        raise ValueError(
+            f"axes must have one letter per axis of the {len(shape)}-D data, got {axes!r}"
+        )
     spatial = axes.replace("c", "")
     sizes = dict(zip(spatial, voxel_size or (1.0,) * len(spatial), strict=True))
     if axes == "czyx":  # TIFF hyperstacks store z-major pages (ImageJ: TZCYXS order)
@@ -108,8 +116,10 @@ def write_tiffs(
     with ExitStack() as stack:
         tmps = [stack.enter_context(atomic_output(p)) for p in paths]
         pool = stack.enter_context(ThreadPoolExecutor(len(arrs)))
-        futures = [pool.submit(_write_series, t, _pages(q), a, axes, sizes, unit)
-                   for t, q, a in zip(tmps, queues, arrs, strict=True)]
+        futures = [
+            pool.submit(_write_series, t, _pages(q), a, axes, sizes, unit)
+            for t, q, a in zip(tmps, queues, arrs, strict=True)
+        ]
         try:
             for i, z0 in enumerate(starts):
                 blocks = dask.compute(*(f[z0 : z0 + step] for f in flats))
@@ -148,8 +158,14 @@ def _as_dask(data: da.Array | np.ndarray) -> da.Array:
     return arr.astype(np.uint8) if arr.dtype == bool else arr
 
 
-def _write_series(path: Path, pages: Iterator[np.ndarray], arr: da.Array, axes: str,
-                  sizes: dict[str, float], unit: str | None) -> None:
+def _write_series(
+    path: Path,
+    pages: Iterator[np.ndarray],
+    arr: da.Array,
+    axes: str,
+    sizes: dict[str, float],
+    unit: str | None,
+) -> None:
     """One TIFF series from an iterator of 2-D pages: ImageJ or OME metadata, voxel size."""
     imagej = arr.dtype.type in _IMAGEJ_DTYPES and arr.nbytes <= 2**31
     metadata: dict[str, Any] = {"axes": axes.upper()}
@@ -163,8 +179,12 @@ def _write_series(path: Path, pages: Iterator[np.ndarray], arr: da.Array, axes: 
                 metadata[f"PhysicalSize{a.upper()}"] = sizes[a]
                 if unit:
                     metadata[f"PhysicalSize{a.upper()}Unit"] = _OME_UNITS.get(unit, unit)
-    with tifffile.TiffWriter(path, bigtiff=arr.nbytes > 2**31, imagej=imagej,
-                             ome=not imagej) as tw:
-        tw.write(pages, shape=arr.shape, dtype=arr.dtype, metadata=metadata,
-                 resolution=(1.0 / sizes.get("x", 1.0), 1.0 / sizes.get("y", 1.0)),
-                 photometric="minisblack")
+    with tifffile.TiffWriter(path, bigtiff=arr.nbytes > 2**31, imagej=imagej, ome=not imagej) as tw:
+        tw.write(
+            pages,
+            shape=arr.shape,
+            dtype=arr.dtype,
+            metadata=metadata,
+            resolution=(1.0 / sizes.get("x", 1.0), 1.0 / sizes.get("y", 1.0)),
+            photometric="minisblack",
+        )

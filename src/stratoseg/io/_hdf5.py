@@ -32,8 +32,11 @@ def _datasets(f: h5py.File) -> list[str]:
 
 
 def _voxel(attrs: Any, n: int) -> tuple[tuple[float, ...] | None, str | None]:
-    for name, unit in (("element_size_um", "micrometer"), ("voxel_size", None),
-                       ("resolution", None)):
+    for name, unit in (
+        ("element_size_um", "micrometer"),
+        ("voxel_size", None),
+        ("resolution", None),
+    ):
         if name in attrs:
             v = np.atleast_1d(np.asarray(attrs[name], dtype=float))
             if v.size >= n:
@@ -88,7 +91,8 @@ def open_hdf5(path: Path, *, key: str | None = None) -> Volume:
     axes_attr = attrs.get("axes")
     axes = axes_attr.decode() if isinstance(axes_attr, bytes) else axes_attr
     data, axes = normalize_axes(
-        data, axes if isinstance(axes, str) and len(axes) == len(shape) else default_axes,
+        data,
+        axes if isinstance(axes, str) and len(axes) == len(shape) else default_axes,
         source=f"{path}:{key}",
     )
     n = len(axes.replace("c", ""))

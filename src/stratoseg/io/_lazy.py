@@ -2,9 +2,9 @@
 
 Each file format provides a :class:`LazySource` that knows its shape and dtype from the header and
 reads a region in :meth:`LazySource.read`. :func:`to_dask` wraps it in a dask array without
-touching the pixel data: nothing is read until a block is computed. A source opens its file for each read
-and closes it again, so it holds no handle, pickles as a path, and the same graph runs on
-threads, processes or a dask cluster.
+touching the pixel data: nothing is read until a block is computed. A source opens its file for
+each read and closes it again, so it holds no handle, pickles as a path, and the same graph runs
+on threads, processes or a dask cluster.
 """
 
 from __future__ import annotations
@@ -80,8 +80,12 @@ def to_dask(source: LazySource, chunks: tuple[int, ...]) -> da.Array:
     except OSError:
         stamp = 0
     token = tokenize(
-        type(source).__name__, str(source.path), getattr(source, "key", None), stamp,
-        source.shape, str(source.dtype),
+        type(source).__name__,
+        str(source.path),
+        getattr(source, "key", None),
+        stamp,
+        source.shape,
+        str(source.dtype),
     )
     name = f"stratoseg-read-{token}"
     meta = np.empty((0,) * source.ndim, dtype=source.dtype)

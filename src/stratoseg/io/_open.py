@@ -80,7 +80,9 @@ def open_volume(path: str | os.PathLike[str], *, key: str | None = None) -> Volu
     p, inner = split_inner_key(path)
     if inner is not None:
         if key is not None and key != inner:
-            raise ValueError(f"key {key!r} conflicts with the dataset in the path {os.fspath(path)!r}")
+            raise ValueError(
+                f"key {key!r} conflicts with the dataset in the path {os.fspath(path)!r}"
+            )
         key = inner
     if not p.exists():
         raise FileNotFoundError(f"path does not exist: {p}")
@@ -99,4 +101,6 @@ def open_volume(path: str | os.PathLike[str], *, key: str | None = None) -> Volu
         return open_mrc(p)
     if name in ("zarr.json", ".zarray", ".zgroup"):
         return open_zarr(p.parent, key=key)
-    raise ValueError(f"unknown format for {p} (extension {p.suffix or 'none'!r}); supported: {SUPPORTED}")
+    raise ValueError(
+        f"unknown format for {p} (extension {p.suffix or 'none'!r}); supported: {SUPPORTED}"
+    )

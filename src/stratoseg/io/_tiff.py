@@ -184,9 +184,7 @@ def open_tiff_folder(path: Path) -> Volume:
     except (tifffile.TiffFileError, EOFError) as exc:
         raise ValueError(f"{files[0]} is not a readable TIFF file ({exc})") from exc
     if len(plane) != 2:
-        raise ValueError(
-            f"a folder of slices needs 2-D images; {files[0]} has shape {plane}"
-        )
+        raise ValueError(f"a folder of slices needs 2-D images; {files[0]} has shape {plane}")
     shape = (len(files), *plane)
     source = _TiffSlices(files, shape, dtype)
     data = to_dask(source, (1, *plane))

@@ -1,4 +1,4 @@
-"""The :class:`Volume` returned by :func:`~stratoseg.io.open_volume`, and axis/unit normalisation."""
+"""The :class:`Volume` that :func:`~stratoseg.io.open_volume` returns; axis and unit names."""
 
 from __future__ import annotations
 

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import dask.array as da
-import numpy as np
 import zarr
 
 from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
 
-__all__ = ["is_zarr", "multiscales_of", "open_zarr", "open_zarr_node"]
+__all__ = ["attrs_of", "is_zarr", "multiscales_of", "open_zarr", "open_zarr_node"]
 
 _META_FILES = ("zarr.json", ".zarray", ".zgroup")
 
@@ -39,11 +38,16 @@ def open_zarr_node(path: Path, *, mode: str = "r") -> zarr.Array | zarr.Group:
         raise ValueError(f"{path} is not a readable zarr array or group: {exc}") from exc
 
 
+def attrs_of(node: zarr.Array | zarr.Group) -> dict[str, Any]:
+    """The attributes of a zarr node as a plain dict."""
+    return dict(node.attrs.asdict())
+
+
 def multiscales_of(node: zarr.Group) -> dict[str, Any] | None:
     """The first OME-Zarr ``multiscales`` entry of a group (NGFF 0.4 or 0.5), or None."""
-    attrs = dict(node.attrs)
+    attrs = attrs_of(node)
     ms = attrs.get("ome", {}).get("multiscales") or attrs.get("multiscales")
-    return ms[0] if ms else None
+    return dict(ms[0]) if ms else None
 
 
 def _scales(ms: dict[str, Any]) -> list[list[float]]:
@@ -84,7 +88,14 @@ def _ome_volume(path: Path, group: zarr.Group, ms: dict[str, Any], key: str | No
     scale0 = dict(zip(axes, scales[0], strict=True))
     voxel = tuple(scale0.get(a, 1.0) for a in norm_axes.replace("c", ""))
     return Volume(
-        data, norm_axes, voxel, unit, path, "ome-zarr", key, tuple(pyramid),
+        data,
+        norm_axes,
+        voxel,
+        unit,
+        path,
+        "ome-zarr",
+        key,
+        tuple(pyramid),
         {"multiscales": ms.get("name"), "level_scales": scales},
     )
 
@@ -153,15 +164,16 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
             f"{path} holds a {node.ndim}-D array of shape {node.shape}; expected an image "
             f"with 2 to 4 dimensions: (y, x), (z, y, x) or (c, z, y, x)"
         )
-    attrs = dict(node.attrs)
-    voxel = _plain_attrs_voxel(attrs, len(axes.replace("c", "")))
-    unit = normalize_unit(attrs.get("unit")) if voxel else None
+    attrs = attrs_of(node)
+    plain_voxel = _plain_attrs_voxel(attrs, len(axes.replace("c", "")))
+    unit = normalize_unit(attrs.get("unit")) if plain_voxel else None
     return Volume(
-        data, axes, voxel or (1.0,) * len(axes.replace("c", "")), unit, path, "zarr", key,
+        data,
+        axes,
+        plain_voxel or (1.0,) * len(axes.replace("c", "")),
+        unit,
+        path,
+        "zarr",
+        key,
         attrs={k: v for k, v in attrs.items() if isinstance(v, (str, int, float))},
     )
-
-
-def array_chunks(arr: zarr.Array) -> tuple[int, ...]:
-    """The chunk shape of a zarr array (the inner chunks of a sharded v3 array)."""
-    return tuple(int(c) for c in np.atleast_1d(arr.chunks))

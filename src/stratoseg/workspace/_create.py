@@ -101,8 +101,11 @@ def create_workspace(
     nsp = len(spatial)
     if any(s == 0 for s in vol.shape):
         raise ValueError(f"source {vol.path} is empty: shape {vol.shape}")
-    chunk_shape = (default_chunks(spatial) if chunks is None
-                   else check_positive_ints(chunks, name="chunks", ndim=nsp))
+    chunk_shape = (
+        default_chunks(spatial)
+        if chunks is None
+        else check_positive_ints(chunks, name="chunks", ndim=nsp)
+    )
     chunk_shape = tuple(min(c, s) for c, s in zip(chunk_shape, spatial, strict=True))
     if voxel_size is not None:
         vs = (voxel_size,) if isinstance(voxel_size, (int, float)) else tuple(voxel_size)
@@ -115,8 +118,10 @@ def create_workspace(
     if copy is None:
         copy = vol.format not in _REFERENCE_FORMATS
     if not copy and vol.format not in _REFERENCE_FORMATS:
-        raise ValueError(f"copy=False needs a zarr or OME-Zarr source; {vol.path} is "
-                         f"{vol.format}, so it must be copied")
+        raise ValueError(
+            f"copy=False needs a zarr or OME-Zarr source; {vol.path} is "
+            f"{vol.format}, so it must be copied"
+        )
     if out.exists():
         if not overwrite:
             raise FileExistsError(f"workspace {out} already exists (pass overwrite to replace it)")
@@ -130,8 +135,11 @@ def create_workspace(
         "format_version": FORMAT_VERSION,
         "created_by": f"stratoseg {__version__}",
         "mode": "copy" if copy else "reference",
-        "source": {"path": str(Path(vol.path).resolve()) if vol.format != "synthetic"
-                   else str(vol.path), "format": vol.format, "key": vol.key},
+        "source": {
+            "path": str(Path(vol.path).resolve()) if vol.format != "synthetic" else str(vol.path),
+            "format": vol.format,
+            "key": vol.key,
+        },
         "axes": vol.axes,
         "shape": list(vol.shape),
         "dtype": str(data.dtype),
@@ -144,15 +152,24 @@ def create_workspace(
         if copy:
             factors = pyramid_factors(spatial, vol.voxel_size)
             meta["levels"] = len(factors)
-            attrs["ome"] = {"version": NGFF_VERSION, "multiscales": [
-                multiscales_attrs("raw", vol.axes, vol.voxel_size, vol.unit, factors)]}
+            attrs["ome"] = {
+                "version": NGFF_VERSION,
+                "multiscales": [
+                    multiscales_attrs("raw", vol.axes, vol.voxel_size, vol.unit, factors)
+                ],
+            }
         root = zarr.open_group(store=str(tmp), mode="w", attributes=attrs)
         if copy:
             with dask_progress(progress, should_stop):
                 _copy_pyramid(root, data, vol.axes, factors, chunk_shape)
         root.create_group("labels", attributes=labels_group_attrs([]))
-        Journal(tmp).append("created", source=meta["source"], mode=meta["mode"],
-                            shape=meta["shape"], chunks=meta["chunks"])
+        Journal(tmp).append(
+            "created",
+            source=meta["source"],
+            mode=meta["mode"],
+            shape=meta["shape"],
+            chunks=meta["chunks"],
+        )
         if out.exists():
             shutil.rmtree(out)
     ws = Workspace.open(out, mode="r+")
@@ -161,8 +178,13 @@ def create_workspace(
     return ws
 
 
-def _copy_pyramid(root: zarr.Group, data: da.Array, axes: str,
-                  factors: list[tuple[int, ...]], chunks: tuple[int, ...]) -> None:
+def _copy_pyramid(
+    root: zarr.Group,
+    data: da.Array,
+    axes: str,
+    factors: list[tuple[int, ...]],
+    chunks: tuple[int, ...],
+) -> None:
     """Write level 0 and the downsampled levels in one dask pass over the source."""
     has_c = axes.startswith("c")
     lead = (int(data.shape[0]),) if has_c else ()
@@ -177,10 +199,12 @@ def _copy_pyramid(root: zarr.Group, data: da.Array, axes: str,
                 down = da.round(down)
             level = down.astype(data.dtype)
             prev = f
-        lchunks = lead + tuple(min(c, s) for c, s in zip(chunks, level.shape[len(lead):],
-                                                          strict=True))
-        arr = root.create_array(str(i), shape=level.shape, dtype=level.dtype, chunks=lchunks,
-                                fill_value=0)
+        lchunks = lead + tuple(
+            min(c, s) for c, s in zip(chunks, level.shape[len(lead) :], strict=True)
+        )
+        arr = root.create_array(
+            str(i), shape=level.shape, dtype=level.dtype, chunks=lchunks, fill_value=0
+        )
         sources.append(level.rechunk(lchunks))
         targets.append(arr)
-    da.store(sources, targets, lock=False, compute=True)
+    da.store(sources, targets, lock=False, compute=True)  # type: ignore[arg-type]

@@ -33,9 +33,14 @@ class Journal:
         self.path = workspace / JOURNAL_NAME
         if workspace.exists() and not (workspace / JOURNAL_GROUP / "zarr.json").exists():
             zarr.create_array(
-                store=str(workspace / JOURNAL_GROUP), shape=(0,), dtype="uint8",
-                attributes={"stratoseg": "append-only journal in entries.jsonl (one JSON object "
-                            "per line) and the writer lock in writer.lock"})
+                store=str(workspace / JOURNAL_GROUP),
+                shape=(0,),
+                dtype="uint8",
+                attributes={
+                    "stratoseg": "append-only journal in entries.jsonl (one JSON object "
+                    "per line) and the writer lock in writer.lock"
+                },
+            )
 
     def append(self, kind: str, **details: Any) -> dict[str, Any]:
         """Append an entry ``{"time", "user", "kind", **details}`` and return it."""
@@ -43,8 +48,12 @@ class Journal:
             user = getpass.getuser()
         except (KeyError, OSError):  # no passwd entry in some containers
             user = "unknown"
-        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "user": user, "kind": kind,
-                 **details}
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "user": user,
+            "kind": kind,
+            **details,
+        }
         line = (json.dumps(entry, default=str) + "\n").encode()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:

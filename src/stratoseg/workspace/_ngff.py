@@ -39,8 +39,9 @@ def multiscales_attrs(
     datasets = []
     for level, f in enumerate(factors):
         scale = _scale(axes, voxel_size, f)
-        datasets.append({"path": str(level),
-                         "coordinateTransformations": [{"type": "scale", "scale": scale}]})
+        datasets.append(
+            {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+        )
     return {"name": name, "axes": ax, "datasets": datasets}
 
 
@@ -68,8 +69,9 @@ def image_label_attrs(
     return {
         "ome": {
             "version": NGFF_VERSION,
-            "multiscales": [multiscales_attrs(name, axes, voxel_size, unit,
-                                              [(1,) * len(voxel_size)])],
+            "multiscales": [
+                multiscales_attrs(name, axes, voxel_size, unit, [(1,) * len(voxel_size)])
+            ],
             "image-label": {"version": NGFF_VERSION, "source": {"image": "../../"}},
         }
     }

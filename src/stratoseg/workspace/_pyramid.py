@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dask.array as da
-import numpy as np
 import zarr
 
 __all__ = ["pyramid_factors", "store"]

@@ -15,7 +15,7 @@ import zarr
 from stratoseg._errors import check_dtype
 from stratoseg._progress import ProgressFn, StopFn, dask_progress
 from stratoseg.io import Volume, atomic_output, open_volume
-from stratoseg.io._zarr import is_zarr
+from stratoseg.io._zarr import attrs_of, is_zarr
 from stratoseg.workspace._journal import Journal
 from stratoseg.workspace._lock import WriterLock
 from stratoseg.workspace._ngff import image_label_attrs, labels_group_attrs
@@ -64,7 +64,7 @@ class Workspace:
         self.mode = mode
         self._lock = lock
         self.root = zarr.open_group(store=str(path), mode="r" if mode == "r" else "r+")
-        self.meta: dict[str, Any] = dict(self.root.attrs["stratoseg"])
+        self.meta: dict[str, Any] = attrs_of(self.root)["stratoseg"]
         self.journal = Journal(path)
 
     # -- opening and closing ---------------------------------------------------------------
@@ -89,7 +89,7 @@ class Workspace:
         if not is_zarr(p):
             raise ValueError(f"{p} is not a zarr folder, so not a StratoSeg workspace")
         try:
-            attrs = dict(zarr.open_group(store=str(p), mode="r").attrs)
+            attrs = attrs_of(zarr.open_group(store=str(p), mode="r"))
         except Exception as exc:
             raise ValueError(f"{p} is not a readable zarr group: {exc}") from exc
         if "stratoseg" not in attrs:
@@ -99,8 +99,9 @@ class Workspace:
             )
         version = attrs["stratoseg"].get("format_version")
         if version != FORMAT_VERSION:
-            raise ValueError(f"{p} has workspace format {version}; this StratoSeg reads "
-                             f"{FORMAT_VERSION}")
+            raise ValueError(
+                f"{p} has workspace format {version}; this StratoSeg reads {FORMAT_VERSION}"
+            )
         lock = None
         Journal(p)  # make sure journal/ exists (it holds the lock file)
         if mode == "r+":
@@ -141,8 +142,7 @@ class Workspace:
     @property
     def spatial_shape(self) -> tuple[int, ...]:
         """Shape of the spatial grid every channel, prediction and label image shares."""
-        return tuple(int(s) for s, a in zip(self.meta["shape"], self.axes, strict=True)
-                     if a != "c")
+        return tuple(int(s) for s, a in zip(self.meta["shape"], self.axes, strict=True) if a != "c")
 
     @property
     def voxel_size(self) -> tuple[float, ...]:
@@ -167,8 +167,16 @@ class Workspace:
         if self.is_reference:
             src = self.meta["source"]
             vol = open_volume(src["path"], key=src.get("key"))
-            return Volume(vol.data, vol.axes, self.voxel_size, self.unit, vol.path, vol.format,
-                          vol.key, vol.levels)
+            return Volume(
+                vol.data,
+                vol.axes,
+                self.voxel_size,
+                self.unit,
+                vol.path,
+                vol.format,
+                vol.key,
+                vol.levels,
+            )
         return open_volume(self.path)
 
     # -- arrays ----------------------------------------------------------------------------
@@ -186,10 +194,11 @@ class Workspace:
         if group == "labels":
             if "labels" not in self.root:
                 return []
-            return list(dict(self.root["labels"].attrs).get("ome", {}).get("labels", []))
-        if group not in self.root:
+            return list(attrs_of(self.root["labels"]).get("ome", {}).get("labels", []))
+        node = self.root.get(group)
+        if not isinstance(node, zarr.Group):
             return []
-        return sorted(name for name, _ in self.root[group].arrays())
+        return sorted(name for name, _ in node.arrays())
 
     def channels(self) -> list[str]:
         """Names of the derived channels (``channels/<name>``)."""
@@ -206,8 +215,10 @@ class Workspace:
     def labels(self, name: str) -> zarr.Array:
         """The label image ``name`` (level 0), writable when the workspace is."""
         if name not in self.label_names():
-            raise ValueError(f"labels {name!r} not in workspace {self.path}; it has "
-                             f"{self.label_names() or 'none'}")
+            raise ValueError(
+                f"labels {name!r} not in workspace {self.path}; it has "
+                f"{self.label_names() or 'none'}"
+            )
         return self.array(f"labels/{name}/0")
 
     def reviewed(self, name: str) -> zarr.Array:
@@ -219,8 +230,9 @@ class Workspace:
     def _spatial_chunks(self) -> tuple[int, ...]:
         return tuple(min(c, s) for c, s in zip(self.chunks, self.spatial_shape, strict=True))
 
-    def create_labels(self, name: str, *, dtype: Any = np.uint32,
-                      exist_ok: bool = False) -> zarr.Array:
+    def create_labels(
+        self, name: str, *, dtype: Any = np.uint32, exist_ok: bool = False
+    ) -> zarr.Array:
         """Create an empty label image and its reviewed mask; return the label array.
 
         Empty chunks are not written, so a new label image costs nothing on disk.
@@ -246,12 +258,17 @@ class Workspace:
         spatial_axes = self.axes.replace("c", "")
         chunks = self._spatial_chunks()
         with atomic_output(labels_dir / name) as tmp:
-            grp = zarr.open_group(store=str(tmp), mode="w", attributes=image_label_attrs(
-                name, spatial_axes, self.voxel_size, self.unit))
-            arr = grp.create_array("0", shape=self.spatial_shape, dtype=dtype, chunks=chunks,
-                                   fill_value=0)
-            grp.create_array("reviewed", shape=self.spatial_shape, dtype=np.uint8, chunks=chunks,
-                             fill_value=0)
+            grp = zarr.open_group(
+                store=str(tmp),
+                mode="w",
+                attributes=image_label_attrs(name, spatial_axes, self.voxel_size, self.unit),
+            )
+            arr = grp.create_array(
+                "0", shape=self.spatial_shape, dtype=dtype, chunks=chunks, fill_value=0
+            )
+            grp.create_array(
+                "reviewed", shape=self.spatial_shape, dtype=np.uint8, chunks=chunks, fill_value=0
+            )
             if data is not None:
                 store(data.astype(dtype), arr)
         names = self.label_names()
@@ -279,8 +296,10 @@ class Workspace:
         if arr.dtype.kind not in "iub":
             raise TypeError(f"labels data must have an integer dtype, got {arr.dtype}")
         if name in self.label_names() and not overwrite:
-            raise FileExistsError(f"labels {name!r} already exist in {self.path} "
-                                  "(pass overwrite=True to replace them)")
+            raise FileExistsError(
+                f"labels {name!r} already exist in {self.path} "
+                "(pass overwrite=True to replace them)"
+            )
         old_reviewed = None
         if name in self.label_names():
             old_reviewed = da.from_zarr(self.reviewed(name)).compute()
@@ -292,14 +311,16 @@ class Workspace:
         self.journal.append("labels-written", name=name, dtype=str(dtype), **details)
         return self.labels(name)
 
-    def _check_grid(self, data: da.Array | np.ndarray, what: str,
-                    lead: int = 0) -> da.Array:
+    def _check_grid(self, data: da.Array | np.ndarray, what: str, lead: int = 0) -> da.Array:
         arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
         check_dtype(arr.dtype, name=f"{what} dtype")
         if tuple(arr.shape[lead:]) != self.spatial_shape or arr.ndim != lead + len(
-                self.spatial_shape):
-            raise ValueError(f"{what} must have shape {'(C, ) + ' if lead else ''}"
-                             f"{self.spatial_shape} (the workspace grid), got {arr.shape}")
+            self.spatial_shape
+        ):
+            raise ValueError(
+                f"{what} must have shape {'(C, ) + ' if lead else ''}"
+                f"{self.spatial_shape} (the workspace grid), got {arr.shape}"
+            )
         return arr
 
     def write_probabilities(
@@ -325,12 +346,19 @@ class Workspace:
         arr = self._check_grid(data, "probabilities", lead=1)
         if classes is not None and len(classes) != arr.shape[0]:
             raise ValueError(f"classes must name the {arr.shape[0]} channels, got {classes}")
-        enc = (da.round(da.clip(arr.astype(np.float32), 0, 1) * 255).astype(np.uint8)
-               if dtype == "uint8" else arr.astype(np.float16))
-        attrs = {"classes": classes or [str(i) for i in range(arr.shape[0])],
-                 "scale": 1 / 255 if dtype == "uint8" else 1.0, "params": params}
-        return self._write_array("predictions", run, enc, attrs, (int(arr.shape[0]),),
-                                 overwrite, progress, should_stop)
+        enc = (
+            da.round(da.clip(arr.astype(np.float32), 0, 1) * 255).astype(np.uint8)
+            if dtype == "uint8"
+            else arr.astype(np.float16)
+        )
+        attrs = {
+            "classes": classes or [str(i) for i in range(arr.shape[0])],
+            "scale": 1 / 255 if dtype == "uint8" else 1.0,
+            "params": params,
+        }
+        return self._write_array(
+            "predictions", run, enc, attrs, (int(arr.shape[0]),), overwrite, progress, should_stop
+        )
 
     def write_channel(
         self,
@@ -346,24 +374,40 @@ class Workspace:
         self._check_writable()
         check_name(name, what="channel name")
         arr = self._check_grid(data, "channel data")
-        return self._write_array("channels", name, arr, {"params": params}, (), overwrite,
-                                 progress, should_stop)
+        return self._write_array(
+            "channels", name, arr, {"params": params}, (), overwrite, progress, should_stop
+        )
 
-    def _write_array(self, group: str, name: str, data: da.Array, attrs: dict[str, Any],
-                     lead_chunks: tuple[int, ...], overwrite: bool,
-                     progress: ProgressFn | None, should_stop: StopFn | None) -> zarr.Array:
+    def _write_array(
+        self,
+        group: str,
+        name: str,
+        data: da.Array,
+        attrs: dict[str, Any],
+        lead_chunks: tuple[int, ...],
+        overwrite: bool,
+        progress: ProgressFn | None,
+        should_stop: StopFn | None,
+    ) -> zarr.Array:
         if name in self._names(group) and not overwrite:
-            raise FileExistsError(f"{group}/{name} already exists in {self.path} "
-                                  "(pass overwrite=True to replace it)")
+            raise FileExistsError(
+                f"{group}/{name} already exists in {self.path} (pass overwrite=True to replace it)"
+            )
         if group not in self.root:
             self.root.create_group(group)
         with atomic_output(self.path / group / name) as tmp, dask_progress(progress, should_stop):
-            arr = zarr.create_array(store=str(tmp), shape=data.shape, dtype=data.dtype,
-                                    chunks=lead_chunks + self._spatial_chunks(), fill_value=0,
-                                    attributes=attrs)
+            arr = zarr.create_array(
+                store=str(tmp),
+                shape=data.shape,
+                dtype=data.dtype,
+                chunks=lead_chunks + self._spatial_chunks(),
+                fill_value=0,
+                attributes=attrs,
+            )
             store(data, arr)
-        self.journal.append(f"{group}-written", name=name, dtype=str(data.dtype),
-                            **attrs.get("params", {}))
+        self.journal.append(
+            f"{group}-written", name=name, dtype=str(data.dtype), **attrs.get("params", {})
+        )
         return self.array(f"{group}/{name}")
 
     def delete(self, path: str) -> None:
@@ -371,8 +415,7 @@ class Workspace:
         self._check_writable()
         group, _, name = path.partition("/")
         if group not in ("channels", "predictions", "labels") or name not in self._names(group):
-            raise ValueError(f"{path!r} is not a channel, prediction or label image in "
-                             f"{self.path}")
+            raise ValueError(f"{path!r} is not a channel, prediction or label image in {self.path}")
         shutil.rmtree(self.path / group / name)
         if group == "labels":
             names = [n for n in self.label_names() if n != name]
