@@ -34,8 +34,7 @@ def main() -> None:
         ("membranes", make_membranes((SIZE, SIZE), seed=0), None, False),
     ]
     pad, title = 8, 18
-    sheet = Image.new("RGB", (2 * SIZE + 3 * pad, len(rows) * (SIZE + title + pad) + pad),
-                      "white")
+    sheet = Image.new("RGB", (2 * SIZE + 3 * pad, len(rows) * (SIZE + title + pad) + pad), "white")
     draw = ImageDraw.Draw(sheet)
     for r, (name, vol, z, semantic) in enumerate(rows):
         img = np.asarray(vol.image.compute())

@@ -233,6 +233,14 @@ def test_channels_come_first(tmp_path: Path) -> None:
     np.testing.assert_array_equal(vol.data.compute(), a.transpose(1, 0, 2, 3))
 
 
+def test_imagej_stack_written_without_axes_is_z(tmp_path: Path) -> None:
+    a = np.zeros((20, 16, 16), np.uint8)
+    tifffile.imwrite(tmp_path / "z.tif", a, imagej=True)  # tifffile calls these 20 channels
+    assert open_volume(tmp_path / "z.tif").axes == "zyx"
+    tifffile.imwrite(tmp_path / "c.tif", a[:3], imagej=True, metadata={"mode": "composite"})
+    assert open_volume(tmp_path / "c.tif").axes == "cyx"
+
+
 def test_hdf5_single_dataset_needs_no_key(tmp_path: Path, volume_u16: np.ndarray) -> None:
     p = tmp_path / "one.hdf5"
     with h5py.File(p, "w") as f:

@@ -11,7 +11,7 @@ import numpy as np
 
 from stratoseg.cli._progress import progress_bar
 from stratoseg.io import Volume, open_volume, write_tiff
-from stratoseg.workspace import Workspace, create_workspace
+from stratoseg.workspace import Workspace, create_workspace, is_workspace
 
 __all__ = ["register", "sampled_range"]
 
@@ -134,18 +134,8 @@ def _print_table(rows: dict[str, Any]) -> None:
         print(f"{k:<{width}}  {v if v not in (None, '') else '-'}")
 
 
-def _is_workspace(path: str) -> bool:
-    p = Path(path)
-    if not (p / "zarr.json").is_file():
-        return False
-    try:
-        return "stratoseg" in json.loads((p / "zarr.json").read_text()).get("attributes", {})
-    except (OSError, ValueError):
-        return False
-
-
 def _is_demo(path: Path) -> bool:
-    if not _is_workspace(str(path)):
+    if not is_workspace(str(path)):
         return False
     meta = json.loads((path / "zarr.json").read_text())["attributes"]["stratoseg"]
     return bool(meta["source"]["format"] == "synthetic")
@@ -156,7 +146,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = vol.summary()
     lo, hi = sampled_range(vol)
     info["value_range_sampled"] = [lo, hi]
-    if _is_workspace(args.path):
+    if is_workspace(args.path):
         with Workspace.open(args.path, mode="r") as ws:
             info["workspace"] = ws.summary()
     if args.json:
@@ -211,7 +201,7 @@ def _ws_rows(ws: Workspace) -> dict[str, Any]:
         "dtype": s["dtype"],
         "chunks": s["chunks"],
         "voxel size": f"{' x '.join(f'{v:g}' for v in s['voxel_size'])} {s['unit'] or ''}",
-        "pyramid levels": s["levels"],
+        "pyramid levels": len(s["levels"]),
         "labels": s["labels"] or None,
     }
 

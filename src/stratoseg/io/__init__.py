@@ -6,13 +6,14 @@ and v3 arrays, OME-Zarr images (NGFF 0.4/0.5, with their pyramid), HDF5 datasets
 
 from stratoseg.io._atomic import atomic_output, check_output_path
 from stratoseg.io._export import write_tiff, write_tiffs
-from stratoseg.io._open import SUPPORTED, open_volume, split_inner_key
+from stratoseg.io._open import SUPPORTED, can_open, open_volume, split_inner_key
 from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
 
 __all__ = [
     "SUPPORTED",
     "Volume",
     "atomic_output",
+    "can_open",
     "check_output_path",
     "normalize_axes",
     "normalize_unit",

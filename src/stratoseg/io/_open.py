@@ -12,7 +12,7 @@ from stratoseg.io._tiff import TIFF_SUFFIXES, open_tiff, open_tiff_folder
 from stratoseg.io._volume import Volume
 from stratoseg.io._zarr import is_zarr, open_zarr
 
-__all__ = ["SUPPORTED", "open_volume", "split_inner_key"]
+__all__ = ["SUPPORTED", "can_open", "open_volume", "split_inner_key"]
 
 SUPPORTED = (
     "TIFF/BigTIFF (.tif, .tiff), a folder of 2-D TIFF slices, zarr v2/v3 arrays and OME-Zarr "
@@ -37,6 +37,31 @@ def split_inner_key(path: str | os.PathLike[str]) -> tuple[Path, str | None]:
     if m and not Path(text).exists():
         return Path(m.group("file")), m.group("key") or None
     return Path(text), None
+
+
+_FILE_SUFFIXES = TIFF_SUFFIXES + HDF5_SUFFIXES + MRC_SUFFIXES
+_ZARR_META = ("zarr.json", ".zarray", ".zgroup")
+
+
+def can_open(path: str | os.PathLike[str]) -> bool:
+    """A quick check on the name and kind of ``path``; reads no file content.
+
+    True for existing folders (zarr, OME-Zarr or a folder of slices: :func:`open_volume`
+    decides) and for files with a supported suffix; a True answer does not promise that the file
+    is valid.
+
+    Examples
+    --------
+    >>> can_open("/no/such/file.tif"), can_open(".")
+    (False, True)
+    """
+    p, _ = split_inner_key(path)
+    if p.is_dir():
+        return True
+    if not p.is_file():
+        return False
+    name = p.name.lower()
+    return name.endswith(_FILE_SUFFIXES) or name in _ZARR_META
 
 
 def open_volume(path: str | os.PathLike[str], *, key: str | None = None) -> Volume:

@@ -99,6 +99,27 @@ def _strict_tifffile(path: Path) -> Iterator[None]:
         raise ValueError(f"{path} is truncated or corrupt: {handler.messages[0]}")
 
 
+def _imagej_axes(axes: str, meta: dict[str, Any]) -> str:
+    """Read an ImageJ "channel" axis as z when it is really a stack.
+
+    ``tifffile.imwrite(path, zyx, imagej=True)`` without ``axes`` labels the planes as channels
+    (``channels=N``, ``mode=grayscale``). Fiji's own multi-channel images are ``composite`` or
+    ``color``. So a ``CYX`` series is read as ``ZYX`` when it has a z ``spacing``, or when it is
+    grayscale with more than 4 channels.
+
+    Examples
+    --------
+    >>> _imagej_axes("CYX", {"channels": 20, "mode": "grayscale"})
+    'ZYX'
+    >>> _imagej_axes("CYX", {"channels": 3, "mode": "composite"})
+    'CYX'
+    """
+    if axes.upper() != "CYX":
+        return axes
+    grey_stack = meta.get("mode") == "grayscale" and int(meta.get("channels", 0)) > 4
+    return "ZYX" if grey_stack or "spacing" in meta else axes
+
+
 def open_tiff(path: Path, *, key: str | None = None) -> Volume:
     """Open a multi-page TIFF or BigTIFF lazily (series ``key``, default 0)."""
     try:
@@ -116,6 +137,7 @@ def open_tiff(path: Path, *, key: str | None = None) -> Volume:
                 sizes, unit = _ome_voxel(tif.ome_metadata)
             elif tif.is_imagej:
                 sizes, unit = _imagej_voxel(tif, page)
+                axes = _imagej_axes(axes, tif.imagej_metadata or {})
             else:
                 sizes, unit = {}, None
             # make sure every page is there before promising a lazy read of all of them

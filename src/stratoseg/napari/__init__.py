@@ -3,8 +3,13 @@
 The widgets live in :mod:`stratoseg.widgets`; nothing here imports Qt or napari itself.
 """
 
-from stratoseg.napari._layers import LayerData, volume_layer_data, workspace_layer_data
-from stratoseg.napari._reader import get_reader, is_workspace
+from stratoseg.napari._layers import (
+    LayerData,
+    labels_layer_data,
+    volume_layer_data,
+    workspace_layer_data,
+)
+from stratoseg.napari._reader import get_reader
 from stratoseg.napari._samples import cells_sample, composite_sample
 
 __all__ = [
@@ -12,7 +17,7 @@ __all__ = [
     "cells_sample",
     "composite_sample",
     "get_reader",
-    "is_workspace",
+    "labels_layer_data",
     "volume_layer_data",
     "workspace_layer_data",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "LIMITS_SAMPLE",
     "LayerData",
     "contrast_limits",
+    "labels_layer_data",
     "layer_name",
     "volume_layer_data",
     "workspace_layer_data",
@@ -106,8 +107,10 @@ def contrast_limits(volume: Volume) -> list[float] | list[list[float]]:
 
 def _spatial_kwargs(voxel_size: tuple[float, ...], axes: str, unit: str | None) -> dict[str, Any]:
     """``scale``, ``axis_labels`` and, when known, ``units`` for the spatial axes."""
-    kwargs: dict[str, Any] = {"scale": tuple(float(v) for v in voxel_size),
-                              "axis_labels": tuple(axes)}
+    kwargs: dict[str, Any] = {
+        "scale": tuple(float(v) for v in voxel_size),
+        "axis_labels": tuple(axes),
+    }
     if unit:
         kwargs["units"] = (unit,) * len(axes)
     return kwargs
@@ -156,8 +159,9 @@ def volume_layer_data(
         "name": name,
         "multiscale": multiscale,
         "contrast_limits": contrast_limits(volume),
-        "metadata": {"stratoseg": metadata if metadata is not None
-                     else {"source": str(volume.path)}},
+        "metadata": {
+            "stratoseg": metadata if metadata is not None else {"source": str(volume.path)}
+        },
         "visible": visible,
         **_spatial_kwargs(volume.voxel_size, volume.spatial_axes, volume.unit),
     }
@@ -182,8 +186,8 @@ def workspace_layer_data(ws: Workspace, *, editable: bool) -> list[LayerData]:
     editable : bool
         If true, each labels layer's data is the workspace's zarr array itself, so painting in
         napari writes straight to disk; ``ws`` must then be open with ``mode="r+"`` (holding
-        the writer lock). If false, labels are shown read-only: a one-level multiscale dask
-        array, which napari does not let anyone paint on.
+        the writer lock). If false, labels are shown read-only, as a multiscale dask pyramid
+        (see :func:`labels_layer_data`), which napari does not let anyone paint on.
 
     Returns
     -------
@@ -198,27 +202,102 @@ def workspace_layer_data(ws: Workspace, *, editable: bool) -> list[LayerData]:
         If ``editable`` is true and ``ws`` is not writable.
     """
     if editable and not ws.writable:
-        raise PermissionError(f"editable layers need the workspace open for writing "
-                              f"(mode='r+'); {ws.path} is open read-only")
+        raise PermissionError(
+            f"editable layers need the workspace open for writing "
+            f"(mode='r+'); {ws.path} is open read-only"
+        )
     stem = layer_name(ws.path)
     spatial_axes = ws.axes.replace("c", "")
     image = ws.image()
-    layers = [volume_layer_data(
-        image, name=stem,
-        metadata=_meta(ws, None if ws.is_reference else "0", "image", stem))]
+    layers = [
+        volume_layer_data(
+            image, name=stem, metadata=_meta(ws, None if ws.is_reference else "0", "image", stem)
+        )
+    ]
     for channel in ws.channels():
         array = f"channels/{channel}"
-        vol = replace(image, data=da.from_zarr(ws.array(array), inline_array=True),
-                      axes=spatial_axes, levels=(), path=ws.path / array, format="zarr",
-                      key=array)
-        layers.append(volume_layer_data(vol, name=channel, visible=False,
-                                        metadata=_meta(ws, array, "channel", channel)))
-    spatial = _spatial_kwargs(ws.voxel_size, spatial_axes, ws.unit)
-    for label in ws.label_names():
-        array = f"labels/{label}/0"
-        zarr_array = ws.labels(label)
-        data: Any = zarr_array if editable else [da.from_zarr(zarr_array, inline_array=True)]
-        kwargs = {"name": label, "multiscale": not editable,
-                  "metadata": {"stratoseg": _meta(ws, array, "labels", label)}, **spatial}
-        layers.append((data, kwargs, "labels"))
+        vol = replace(
+            image,
+            data=da.from_zarr(ws.array(array), inline_array=True),
+            axes=spatial_axes,
+            levels=(),
+            path=ws.path / array,
+            format="zarr",
+            key=array,
+        )
+        layers.append(
+            volume_layer_data(
+                vol, name=channel, visible=False, metadata=_meta(ws, array, "channel", channel)
+            )
+        )
+    layers.extend(
+        labels_layer_data(ws, label, editable=editable, image=image) for label in ws.label_names()
+    )
     return layers
+
+
+def labels_layer_data(
+    ws: Workspace, name: str, *, editable: bool, image: Volume | None = None
+) -> LayerData:
+    """The labels layer of label image ``name`` (see :func:`workspace_layer_data`).
+
+    Editable: the zarr array itself. Read-only: a lazy pyramid whose levels take every n-th
+    voxel of level 0 on the grid of the raw image's pyramid levels (nearest neighbour, as labels
+    need), or with y and x halved when the image has one level. napari makes multiscale labels
+    non-editable (it accepts neither a one-level pyramid nor two levels of the same size), so
+    painting is disabled rather than silently kept in memory; the coarse level is read only in
+    3-D views and when zoomed out.
+
+    Parameters
+    ----------
+    ws : Workspace
+        An open workspace.
+    name : str
+        The label image.
+    editable : bool
+        See :func:`workspace_layer_data`.
+    image : Volume, optional
+        ``ws.image()`` when the caller has it already.
+
+    Raises
+    ------
+    ValueError
+        If the workspace has no label image ``name``.
+    PermissionError
+        If ``editable`` is true and ``ws`` is not writable.
+    """
+    if editable and not ws.writable:
+        raise PermissionError(
+            f"editable layers need the workspace open for writing "
+            f"(mode='r+'); {ws.path} is open read-only"
+        )
+    array = f"labels/{name}/0"
+    zarr_array = ws.labels(name)
+    data: Any = zarr_array
+    if not editable:
+        levels = _label_pyramid(
+            da.from_zarr(zarr_array, inline_array=True), image if image is not None else ws.image()
+        )
+        data = levels if len(levels) > 1 else levels[0]
+    kwargs = {
+        "name": name,
+        "multiscale": isinstance(data, list),
+        "metadata": {"stratoseg": _meta(ws, array, "labels", name)},
+        **_spatial_kwargs(ws.voxel_size, ws.axes.replace("c", ""), ws.unit),
+    }
+    return data, kwargs, "labels"
+
+
+def _label_pyramid(level0: da.Array, image: Volume) -> list[da.Array]:
+    """Strided views of ``level0`` with the spatial shapes of the image's pyramid levels."""
+    nsp = level0.ndim
+    shapes = [tuple(int(s) for s in lv.shape[-nsp:]) for lv in image.levels]
+    if len(shapes) == 1:  # no image pyramid: add one level with y and x halved
+        shapes.append(shapes[0][:-2] + tuple(max(1, s // 2) for s in shapes[0][-2:]))
+    levels = [level0]
+    for shape in shapes[1:]:
+        if math.prod(shape) >= math.prod(levels[-1].shape):
+            break  # napari needs decreasing sizes
+        steps = [max(1, round(s0 / s)) for s0, s in zip(level0.shape, shape, strict=True)]
+        levels.append(level0[tuple(slice(0, n * f, f) for n, f in zip(shape, steps, strict=True))])
+    return levels

@@ -5,57 +5,22 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-import zarr
-
-from stratoseg.io import Volume, open_volume, split_inner_key
-from stratoseg.io._hdf5 import HDF5_SUFFIXES
-from stratoseg.io._mrc import MRC_SUFFIXES
-from stratoseg.io._tiff import TIFF_SUFFIXES
-from stratoseg.io._zarr import is_zarr
+from stratoseg.io import can_open, open_volume
 from stratoseg.napari._layers import LayerData, volume_layer_data, workspace_layer_data
-from stratoseg.workspace import Workspace
+from stratoseg.workspace import Workspace, is_workspace
 
-__all__ = ["get_reader", "is_workspace"]
+__all__ = ["get_reader"]
 
 ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
 
 _log = logging.getLogger(__name__)
-_FILE_SUFFIXES = TIFF_SUFFIXES + HDF5_SUFFIXES + MRC_SUFFIXES
-_ZARR_META = ("zarr.json", ".zarray", ".zgroup")
-
-
-def is_workspace(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a zarr group whose root attributes hold ``"stratoseg"``.
-
-    Reads the group metadata only.
-    """
-    p = Path(path)
-    if not is_zarr(p):
-        return False
-    try:
-        attrs = zarr.open_group(store=str(p), mode="r").attrs
-    except Exception:  # an array, or unreadable metadata: not a workspace
-        return False
-    return "stratoseg" in attrs
 
 
 def _single_path(path: str | os.PathLike[str] | Sequence[str]) -> str | None:
     if isinstance(path, (list, tuple)):
         return os.fspath(path[0]) if len(path) == 1 else None
     return os.fspath(path)  # type: ignore[arg-type]
-
-
-def _looks_readable(text: str) -> bool:
-    """A quick check on the name and type of ``text``; reads no file content."""
-    p, _ = split_inner_key(text)
-    if p.is_dir():
-        return True  # zarr folder or folder of TIFF slices: open_volume decides
-    if not p.is_file():
-        return False
-    name = p.name.lower()
-    return name.endswith(_FILE_SUFFIXES) or name in _ZARR_META
 
 
 def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
@@ -83,14 +48,10 @@ def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
         ``reader(path) -> list of (data, kwargs, layer_type)``.
     """
     text = _single_path(path)
-    if text is None or not _looks_readable(text):
+    if text is None or not can_open(text):
         return None
-    source: Workspace | Volume
     try:
-        if is_workspace(text):
-            source = Workspace.open(text, mode="r")
-        else:
-            source = open_volume(text)
+        source = Workspace.open(text, mode="r") if is_workspace(text) else open_volume(text)
     except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
         _log.debug("stratoseg cannot read %s: %s", text, exc)
         return None

@@ -19,17 +19,19 @@ def _sample_layers(volume: Any, name: str) -> list[LayerData]:
     """Image and ground-truth layers of a :class:`~stratoseg.synthetic.SyntheticVolume`."""
     image, labels = dask.compute(volume.image, volume.labels)  # one pass over the shared graph
     scale = tuple(float(v) for v in volume.voxel_size)
-    axes = ("z", "y", "x")[-image.ndim:]
+    axes = ("z", "y", "x")[-image.ndim :]
     common = {"scale": scale, "axis_labels": axes}
     meta = {"stratoseg": {"sample": volume.kind, "classes": dict(volume.classes)}}
     label_kwargs: dict[str, Any] = {"name": f"{name} ground truth", "metadata": meta, **common}
     if volume.kind == "composite":  # semantic classes: name them in the status bar
         index = sorted(volume.classes)
-        label_kwargs["features"] = {"index": index,
-                                    "class": [volume.classes[i] for i in index]}
+        label_kwargs["features"] = {"index": index, "class": [volume.classes[i] for i in index]}
     return [
-        (np.asarray(image), {"name": name, "contrast_limits": [0, 255], "metadata": meta,
-                             **common}, "image"),
+        (
+            np.asarray(image),
+            {"name": name, "contrast_limits": [0, 255], "metadata": meta, **common},
+            "image",
+        ),
         (np.asarray(labels), label_kwargs, "labels"),
     ]
 

@@ -6,7 +6,7 @@ See ``docs/workspace.md`` for the layout.
 from stratoseg._errors import WorkspaceLockedError
 from stratoseg.workspace._create import DEFAULT_CHUNKS, create_workspace, default_chunks
 from stratoseg.workspace._journal import Journal
-from stratoseg.workspace._workspace import FORMAT_VERSION, Workspace, check_name
+from stratoseg.workspace._workspace import FORMAT_VERSION, Workspace, check_name, is_workspace
 
 __all__ = [
     "DEFAULT_CHUNKS",
@@ -17,4 +17,5 @@ __all__ = [
     "check_name",
     "create_workspace",
     "default_chunks",
+    "is_workspace",
 ]

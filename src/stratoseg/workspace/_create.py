@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -122,11 +121,8 @@ def create_workspace(
             f"copy=False needs a zarr or OME-Zarr source; {vol.path} is "
             f"{vol.format}, so it must be copied"
         )
-    if out.exists():
-        if not overwrite:
-            raise FileExistsError(f"workspace {out} already exists (pass overwrite to replace it)")
-        if (out / LOCK_NAME).exists():
-            WriterLock(out).acquire()  # raises if another writer holds it; released on collection
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"workspace {out} already exists (pass overwrite to replace it)")
     if not out.parent.exists():
         raise FileNotFoundError(f"output folder does not exist: {out.parent}")
 
@@ -147,6 +143,33 @@ def create_workspace(
         "voxel_size": list(vol.voxel_size),
         "unit": vol.unit,
     }
+    # while an existing workspace is replaced, hold its lock so that no writer opens it meanwhile
+    old = WriterLock(out) if (out / LOCK_NAME).exists() else None
+    if old is not None:
+        old.acquire()  # raises WorkspaceLockedError while another writer holds it
+    try:
+        _build(out, vol, data, meta, copy, spatial, chunk_shape, progress, should_stop)
+    finally:
+        if old is not None:
+            old.release()
+    ws = Workspace.open(out, mode="r+")
+    if labels is not None:
+        ws.create_labels(labels)
+    return ws
+
+
+def _build(
+    out: Path,
+    vol: Volume,
+    data: da.Array,
+    meta: dict[str, Any],
+    copy: bool,
+    spatial: tuple[int, ...],
+    chunk_shape: tuple[int, ...],
+    progress: ProgressFn | None,
+    should_stop: StopFn | None,
+) -> None:
+    """Write the workspace under a temporary name and move it to ``out`` when complete."""
     with atomic_output(out) as tmp:
         attrs: dict[str, Any] = {"stratoseg": meta}
         if copy:
@@ -170,12 +193,6 @@ def create_workspace(
             shape=meta["shape"],
             chunks=meta["chunks"],
         )
-        if out.exists():
-            shutil.rmtree(out)
-    ws = Workspace.open(out, mode="r+")
-    if labels is not None:
-        ws.create_labels(labels)
-    return ws
 
 
 def _copy_pyramid(

@@ -4,13 +4,15 @@
 workspace (even recursively) see an array there and never look at the plain files inside it
 (the journal and the writer lock).
 
-Each entry is written with a single ``write`` on a file opened with ``O_APPEND`` and then
-``fsync``-ed, so it is on disk when :meth:`Journal.append` returns and concurrent appends never
-interleave. A torn last line (a crash mid-write) is skipped when reading.
+Each entry is written with a single ``write`` on a file opened with ``O_APPEND``, under an
+exclusive ``flock`` of the journal file, and ``fsync``-ed, so it is on disk when
+:meth:`Journal.append` returns and concurrent appends (threads or processes) never interleave.
+A torn last line (a crash mid-write) is skipped when reading.
 """
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import os
@@ -57,6 +59,7 @@ class Journal:
         line = (json.dumps(entry, default=str) + "\n").encode()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # appenders take turns: check the tail, then write
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # end a line torn by a crash, so this entry stays whole

@@ -21,7 +21,7 @@ from stratoseg.workspace._lock import WriterLock
 from stratoseg.workspace._ngff import image_label_attrs, labels_group_attrs
 from stratoseg.workspace._pyramid import store
 
-__all__ = ["FORMAT_VERSION", "Workspace", "check_name"]
+__all__ = ["FORMAT_VERSION", "Workspace", "check_name", "is_workspace"]
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -41,6 +41,17 @@ def check_name(name: str, *, what: str = "name") -> str:
             f"'_', '.' and '-', got {name!r}"
         )
     return name
+
+
+def is_workspace(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a zarr group whose attributes hold ``"stratoseg"`` (metadata only)."""
+    p = Path(path)
+    if not is_zarr(p):
+        return False
+    try:
+        return "stratoseg" in attrs_of(zarr.open_group(store=str(p), mode="r"))
+    except Exception:  # an array, or unreadable metadata: not a workspace
+        return False
 
 
 class Workspace:
@@ -435,7 +446,7 @@ class Workspace:
             "chunks": list(self.chunks),
             "voxel_size": list(self.voxel_size),
             "unit": self.unit,
-            "levels": self.meta.get("levels", 1),
+            "levels": [list(lv.shape) for lv in self.image().levels],
             "channels": self.channels(),
             "predictions": self.predictions(),
             "labels": self.label_names(),

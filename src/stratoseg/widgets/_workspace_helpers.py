@@ -1,0 +1,273 @@
+"""Helpers of the Load / Workspace widget: the open-workspace session, texts, Qt plumbing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import QEvent, QObject, Signal
+
+from stratoseg.io import Volume
+from stratoseg.napari._layers import LayerData, layer_name, workspace_layer_data
+from stratoseg.workspace import Workspace, default_chunks
+
+if TYPE_CHECKING:
+    import napari.viewer
+    from napari.layers import Layer
+
+__all__ = [
+    "CloseWatcher",
+    "ProgressRelay",
+    "SessionSlot",
+    "WorkspaceSession",
+    "default_chunk_edge",
+    "default_workspace_path",
+    "format_summary",
+    "painted",
+]
+
+
+def default_workspace_path(source: Path) -> Path:
+    """``<name>.zarr`` beside ``source`` (``<name>-workspace.zarr`` if that is the source).
+
+    Examples
+    --------
+    >>> default_workspace_path(Path("/data/scan.tif")), default_workspace_path(Path("/d/v.zarr"))
+    (PosixPath('/data/scan.zarr'), PosixPath('/d/v-workspace.zarr'))
+    """
+    out = source.parent / f"{layer_name(source)}.zarr"
+    if out.resolve() == source.resolve():
+        out = source.parent / f"{layer_name(source)}-workspace.zarr"
+    return out
+
+
+def default_chunk_edge(volume: Volume) -> int:
+    """The chunk edge :func:`~stratoseg.workspace.default_chunks` picks for ``volume``."""
+    spatial = [s for s, a in zip(volume.shape, volume.axes, strict=True) if a != "c"]
+    return max(default_chunks(spatial))
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The metadata of a volume or workspace summary as short ``key: value`` lines.
+
+    Examples
+    --------
+    >>> print(format_summary({"format": "tiff", "shape": [20, 64, 64], "dtype": "uint8",
+    ...                       "voxel_size": [2.0, 1.0, 1.0], "unit": "micrometer"}))
+    format: tiff
+    shape: 20 x 64 x 64
+    dtype: uint8
+    voxel size: 2 x 1 x 1 micrometer
+    """
+
+    def dims(values: Iterable[Any]) -> str:
+        return " x ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+    lines = []
+    for key in (
+        "format",
+        "mode",
+        "axes",
+        "shape",
+        "dtype",
+        "chunks",
+        "voxel_size",
+        "levels",
+        "labels",
+        "channels",
+        "predictions",
+        "journal_entries",
+    ):
+        if key not in summary or summary[key] in (None, []):
+            continue
+        value = summary[key]
+        if key == "voxel_size":
+            lines.append(f"voxel size: {dims(value)} {summary.get('unit') or 'pixel'}")
+        elif key == "levels" and isinstance(value, list):
+            lines.append(f"pyramid levels: {len(value)}")
+        elif key in ("shape", "chunks"):
+            lines.append(f"{key}: {dims(value)}")
+        elif isinstance(value, list):
+            lines.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value))}")
+        else:
+            lines.append(f"{key.replace('_', ' ')}: {value}")
+    return "\n".join(lines)
+
+
+def painted(atoms: Sequence[Any]) -> tuple[int, list[int], list[list[int]]]:
+    """Changed voxels, label values and bounding box ``[[lo, hi), ...]`` of a napari paint event.
+
+    ``atoms`` is ``event.value`` of ``Labels.events.paint``: napari's masked paint atoms
+    (``slice_key``, ``mask``, ``old_values``, ``new_value``) or ``(indices, old, new)`` tuples
+    from ``data_setitem``. Only masks and indices are counted; no array data is copied.
+    """
+    voxels, values = 0, set()
+    lo: list[int] | None = None
+    hi: list[int] = []
+    for atom in atoms:
+        if hasattr(atom, "slice_key"):
+            n = (
+                int(np.count_nonzero(atom.mask))
+                if atom.mask is not None
+                else int(np.size(atom.old_values))
+            )
+            values.add(int(atom.new_value))
+            box_lo = [int(s.start) for s in atom.slice_key]
+            box_hi = [int(s.stop) for s in atom.slice_key]
+        else:
+            indices, _, new = atom
+            n = int(np.size(indices[0]))
+            if n == 0:
+                continue
+            values.update(int(v) for v in np.unique(np.asarray(new)))
+            box_lo = [int(np.min(i)) for i in indices]
+            box_hi = [int(np.max(i)) + 1 for i in indices]
+        voxels += n
+        if lo is None:
+            lo, hi = box_lo, box_hi
+        else:
+            lo = [min(a, b) for a, b in zip(lo, box_lo, strict=True)]
+            hi = [max(a, b) for a, b in zip(hi, box_hi, strict=True)]
+    box = [] if lo is None else [[a, b] for a, b in zip(lo, hi, strict=True)]
+    return voxels, sorted(values), box
+
+
+class WorkspaceSession:
+    """A workspace open for writing, the layers it added to a viewer, and its edit journal.
+
+    Labels layers hold the workspace's zarr arrays, so painting writes to disk; every paint
+    event appends an ``"edit"`` entry to the journal.
+
+    Parameters
+    ----------
+    ws : Workspace
+        Open with ``mode="r+"``; the session closes it.
+    viewer : napari.viewer.Viewer
+        Where the layers go.
+    """
+
+    def __init__(self, ws: Workspace, viewer: napari.viewer.Viewer) -> None:
+        self.ws = ws
+        self.viewer = viewer
+        self.layers: list[Layer] = []
+        viewer.layers.events.removed.connect(self._on_removed)
+        try:
+            self.add(workspace_layer_data(ws, editable=True))
+        except Exception:
+            self.close(remove_labels=True)
+            raise
+
+    def add(self, layer_data: Iterable[LayerData]) -> list[Layer]:
+        """Add layers to the viewer; labels layers get their paint events journaled."""
+        added: list[Layer] = []
+        for data, kwargs, kind in layer_data:
+            out = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+            for layer in out if isinstance(out, list) else [out]:
+                if kind == "labels":
+                    layer.events.paint.connect(self._on_paint)
+                added.append(layer)
+        self.layers.extend(added)
+        return added
+
+    def labels_layers(self) -> list[Layer]:
+        """The session's labels layers still in the viewer."""
+        return [layer for layer in self.layers if _role(layer) == "labels"]
+
+    def _on_paint(self, event: Any) -> None:
+        voxels, values, box = painted(event.value)
+        if voxels:
+            self.ws.journal.append(
+                "edit",
+                labels=_meta(event.source).get("name"),
+                voxels=voxels,
+                label=values[0] if len(values) == 1 else values,
+                box=box,
+            )
+
+    def _on_removed(self, event: Any) -> None:
+        layer = event.value
+        if any(layer is mine for mine in self.layers):
+            self._forget(layer)
+
+    def _forget(self, layer: Layer) -> None:
+        if _role(layer) == "labels":
+            layer.events.paint.disconnect(self._on_paint)
+        self.layers = [mine for mine in self.layers if mine is not layer]
+
+    def close(self, *, remove_labels: bool) -> None:
+        """Disconnect events, release the writer lock; optionally remove the labels layers.
+
+        The labels layers write to the workspace's arrays; once the lock is released they would
+        be writers without it, so a widget closing the session removes them (image and channel
+        layers are read-only views and stay). When the viewer itself is closing, nothing is
+        removed.
+        """
+        self.viewer.layers.events.removed.disconnect(self._on_removed)
+        for layer in list(self.layers):
+            is_labels = _role(layer) == "labels"
+            self._forget(layer)
+            if remove_labels and is_labels and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.layers = []
+        self.ws.close()
+
+
+class SessionSlot:
+    """Holds the widget's current :class:`WorkspaceSession`, if any.
+
+    A separate object so that cleanup at Qt destruction needs nothing from the widget itself.
+    """
+
+    def __init__(self) -> None:
+        self.session: WorkspaceSession | None = None
+
+    def close(self, *, remove_labels: bool) -> WorkspaceSession | None:
+        """Close and forget the session (idempotent); return it, or None if there was none."""
+        session, self.session = self.session, None
+        if session is not None:
+            session.close(remove_labels=remove_labels)
+        return session
+
+
+def _meta(layer: Any) -> dict[str, Any]:
+    return dict(layer.metadata.get("stratoseg", {}))
+
+
+def _role(layer: Any) -> str | None:
+    return _meta(layer).get("role")
+
+
+class ProgressRelay(QObject):
+    """Carries ``progress(done, total)`` calls from a worker thread to the GUI thread."""
+
+    progressed = Signal(int, int)
+
+
+class CloseWatcher(QObject):
+    """Calls ``on_close`` when the watched widget gets a close event or loses its parent.
+
+    napari's dock-widget close button reparents the inner widget to None rather than closing
+    it; both ways end the widget's use, so both release what it holds.
+    """
+
+    def __init__(self, widget: QObject, on_close: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._on_close = on_close
+        self._had_parent = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
+        if obj is None or event is None:
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.Close:
+            self._on_close()
+        elif kind == QEvent.Type.ParentChange:
+            if obj.parent() is not None:
+                self._had_parent = True
+            elif self._had_parent:
+                self._had_parent = False
+                self._on_close()
+        return False

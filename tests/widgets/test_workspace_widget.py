@@ -1,0 +1,244 @@
+"""The Load / Workspace widget in a real napari viewer (under Xvfb)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+from napari.layers import Image, Labels
+
+from stratoseg.widgets import _workspace_helpers
+from stratoseg.widgets.workspace import WorkspaceWidget
+from stratoseg.workspace import Workspace, create_workspace
+
+pytestmark = pytest.mark.gui
+
+SHAPE = (20, 64, 64)
+STROKE = [(5, 30, x) for x in range(10, 21)] + [(5, 30 + d, 21 + d) for d in range(1, 8)]
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    data = np.random.default_rng(0).integers(0, 256, SHAPE, dtype=np.uint8)
+    path = tmp_path / "vol.tif"
+    tifffile.imwrite(
+        path, data, imagej=True, resolution=(2.0, 2.0),
+        metadata={"spacing": 1.5, "unit": "um", "axes": "ZYX"},
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def errors(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Messages the widget shows with napari's show_error."""
+    shown: list[str] = []
+    monkeypatch.setattr("stratoseg.widgets.workspace.show_error", shown.append)
+    return shown
+
+
+@pytest.fixture
+def docked(make_napari_viewer: Callable[..., Any]) -> tuple[Any, WorkspaceWidget]:
+    viewer = make_napari_viewer()
+    widget = WorkspaceWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Load / Workspace")
+    return viewer, widget
+
+
+def _paint(layer: Labels, label: int) -> None:
+    layer.mode = "paint"
+    layer.brush_size = 3
+    layer.selected_label = label
+    for point in STROKE:
+        layer.paint(point, label)
+
+
+def test_create_workspace_and_paint_to_disk(docked: Any, source: Path) -> None:
+    """The acceptance test: source -> metadata -> workspace -> paint -> voxels on disk."""
+    viewer, widget = docked
+    widget.source.value = source
+    assert "shape: 20 x 64 x 64" in widget.info.value
+    assert "voxel size: 1.5 x 0.5 x 0.5 micrometer" in widget.info.value
+    assert Path(widget.workspace_path.value) == source.with_suffix(".zarr")
+    assert widget.chunk_edge.value == 64
+
+    ws = widget.create_workspace_blocking()
+    assert ws is not None
+    assert ws.writable
+    assert isinstance(viewer.layers["vol"], Image)
+    labels = viewer.layers["segmentation"]
+    assert isinstance(labels, Labels)
+    assert isinstance(labels.data, zarr.Array)  # the workspace array itself
+    assert tuple(labels.scale) == (1.5, 0.5, 0.5)
+    assert viewer.layers.selection.active is labels
+    assert "Created" in widget.status.value
+
+    _paint(labels, 5)
+    # the same stroke on an in-memory layer tells which voxels the brush covers
+    expected = Labels(np.zeros(SHAPE, np.uint32), scale=labels.scale)
+    _paint(expected, 5)
+    assert expected.data.sum() > 0
+
+    on_disk = zarr.open_array(str(source.with_suffix(".zarr") / "labels/segmentation/0"), mode="r")
+    stored = on_disk[...]
+    np.testing.assert_array_equal(stored, expected.data)
+    assert set(np.unique(stored)) == {0, 5}
+    assert (stored[5, 30, 10:21] == 5).all()
+    assert not stored[np.arange(SHAPE[0]) != 5].any()
+
+    edits = Workspace.open(source.with_suffix(".zarr")).journal.entries("edit")
+    assert edits
+    assert all(e["labels"] == "segmentation" and e["label"] == 5 for e in edits)
+    assert sum(e["voxels"] for e in edits) == int((stored == 5).sum())
+    assert edits[0]["box"][0] == [5, 6]
+
+
+def test_open_locked_workspace_reports_and_does_not_crash(
+    docked: Any, source: Path, errors: list[str]
+) -> None:
+    viewer, widget = docked
+    holder = create_workspace(source.with_suffix(".zarr"), source)  # another writer
+    try:
+        widget.workspace_path.value = holder.path
+        assert widget.open_workspace() is None
+        assert "open for writing by another process" in widget.status.value
+        assert errors == [widget.status.value]
+        assert len(viewer.layers) == 0
+        assert widget.workspace is None
+    finally:
+        holder.close()
+    assert widget.open_workspace() is not None
+    assert [layer.name for layer in viewer.layers] == ["vol", "segmentation"]
+
+
+def test_closing_the_widget_releases_the_lock(docked: Any, source: Path) -> None:
+    viewer, widget = docked
+    create_workspace(source.with_suffix(".zarr"), source).close()
+    widget.workspace_path.value = source.with_suffix(".zarr")
+    ws = widget.open_workspace()
+    assert ws is not None
+    with pytest.raises(Exception, match="open for writing"):
+        Workspace.open(ws.path, mode="r+")
+    widget.close()
+    assert widget.workspace is None
+    assert [layer.name for layer in viewer.layers] == ["vol"]  # labels went with the lock
+    with Workspace.open(ws.path, mode="r+") as again:
+        assert again.writable
+
+
+def test_closing_the_dock_releases_the_lock(make_napari_viewer: Any, source: Path) -> None:
+    viewer = make_napari_viewer()
+    widget = WorkspaceWidget(viewer)
+    dock = viewer.window.add_dock_widget(widget)
+    widget.source.value = source
+    ws = widget.create_workspace_blocking()
+    assert ws is not None
+    viewer.window.remove_dock_widget(dock)  # what the dock's close button does
+    assert widget.workspace is None
+    with Workspace.open(ws.path, mode="r+") as again:
+        assert again.writable
+
+
+def test_new_labels(docked: Any, source: Path, errors: list[str]) -> None:
+    viewer, widget = docked
+    widget.new_labels()
+    assert errors == ["Open or create a workspace first."]
+    widget.source.value = source
+    ws = widget.create_workspace_blocking()
+    assert ws is not None
+    widget.labels_name.value = "cells"
+    layer = widget.new_labels()
+    assert isinstance(layer, Labels)
+    assert layer.name == "cells"
+    assert isinstance(layer.data, zarr.Array)
+    assert ws.label_names() == ["segmentation", "cells"]
+    assert viewer.layers.selection.active is layer
+    layer.paint((2, 10, 10), 3)
+    assert ws.journal.entries("edit")[-1]["labels"] == "cells"
+    widget.labels_name.value = "cells"
+    assert widget.new_labels() is None  # exists already
+    widget.labels_name.value = "no spaces!"
+    assert widget.new_labels() is None
+    assert "labels name" in errors[-1]
+
+
+def test_threaded_creation(docked: Any, source: Path, qtbot: Any) -> None:
+    viewer, widget = docked
+    widget.source.value = source
+    worker = widget.create_workspace()
+    assert worker is not None
+    qtbot.waitUntil(lambda: widget.workspace is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: widget.create_button.enabled, timeout=5_000)
+    assert widget._pbar is None  # closed
+    assert "segmentation" in viewer.layers
+
+
+def test_cancel_leaves_nothing_behind(docked: Any, source: Path) -> None:
+    viewer, widget = docked
+    widget.source.value = source
+    widget._relay.progressed.connect(lambda done, total: widget.cancel())
+    assert widget.create_workspace_blocking() is None
+    assert widget.status.value.startswith("Cancelled")
+    assert sorted(p.name for p in source.parent.iterdir()) == ["vol.tif"]
+    assert len(viewer.layers) == 0
+
+
+def test_existing_target_is_reported(docked: Any, source: Path, errors: list[str]) -> None:
+    _, widget = docked
+    create_workspace(source.with_suffix(".zarr"), source).close()
+    widget.source.value = source
+    assert "exists" in widget.status.value
+    assert widget.create_workspace_blocking() is None
+    assert "already exists" in errors[-1]
+
+
+def test_choosing_a_workspace_or_a_bad_file(docked: Any, source: Path) -> None:
+    _, widget = docked
+    create_workspace(source.with_suffix(".zarr"), source).close()
+    widget._ask_folder = lambda: str(source.with_suffix(".zarr"))  # type: ignore[method-assign]
+    widget.folder_button.clicked.emit()
+    assert widget.info.value.startswith("StratoSeg workspace")
+    assert Path(widget.workspace_path.value) == source.with_suffix(".zarr")
+    bad = source.parent / "bad.tif"
+    bad.write_bytes(b"not a tiff")
+    widget.source.value = bad
+    assert widget.status.value.startswith("Cannot read")
+    assert widget.info.value == ""
+
+
+def test_folder_of_slices(docked: Any, tmp_path: Path) -> None:
+    _, widget = docked
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for i in range(3):
+        tifffile.imwrite(folder / f"s{i}.tif", np.full((16, 24), i, np.uint8))
+    widget._ask_folder = lambda: str(folder)  # type: ignore[method-assign]
+    widget.folder_button.clicked.emit()
+    assert "format: tiff-folder" in widget.info.value
+    assert "shape: 3 x 16 x 24" in widget.info.value
+    assert Path(widget.workspace_path.value) == tmp_path / "slices.zarr"
+
+
+def test_plugin_machinery_docks_the_widget(make_napari_viewer: Any) -> None:
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("stratoseg", "Load / Workspace")
+    assert isinstance(widget, WorkspaceWidget)
+
+
+def test_painted_counts_both_kinds_of_history_atoms() -> None:
+    indices = (np.array([1, 1, 2]), np.array([4, 5, 6]), np.array([0, 0, 9]))
+    assert _workspace_helpers.painted([(indices, np.zeros(3), 7)]) == (
+        3, [7], [[1, 3], [4, 7], [0, 10]],
+    )  # fmt: skip
+    layer = Labels(np.zeros((4, 8, 8), np.uint8))
+    seen: list[Any] = []
+    layer.events.paint.connect(lambda event: seen.append(event.value))
+    layer.paint((1, 4, 4), 2)
+    voxels, values, box = _workspace_helpers.painted(seen[-1])
+    assert voxels == int((layer.data == 2).sum())
+    assert values == [2]
+    assert box[0] == [1, 2]
