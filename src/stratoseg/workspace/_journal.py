@@ -12,6 +12,7 @@ A torn last line (a crash mid-write) is skipped when reading.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import getpass
 import json
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import zarr
+from zarr.errors import ContainsArrayError
 
 __all__ = ["JOURNAL_GROUP", "JOURNAL_NAME", "Journal"]
 
@@ -34,15 +36,17 @@ class Journal:
     def __init__(self, workspace: Path) -> None:
         self.path = workspace / JOURNAL_NAME
         if workspace.exists() and not (workspace / JOURNAL_GROUP / "zarr.json").exists():
-            zarr.create_array(
-                store=str(workspace / JOURNAL_GROUP),
-                shape=(0,),
-                dtype="uint8",
-                attributes={
-                    "stratoseg": "append-only journal in entries.jsonl (one JSON object "
-                    "per line) and the writer lock in writer.lock"
-                },
-            )
+            # another process or thread may create the same empty node first
+            with contextlib.suppress(ContainsArrayError):
+                zarr.create_array(
+                    store=str(workspace / JOURNAL_GROUP),
+                    shape=(0,),
+                    dtype="uint8",
+                    attributes={
+                        "stratoseg": "append-only journal in entries.jsonl (one JSON object "
+                        "per line) and the writer lock in writer.lock"
+                    },
+                )
 
     def append(self, kind: str, **details: Any) -> dict[str, Any]:
         """Append an entry ``{"time", "user", "kind", **details}`` and return it."""
