@@ -30,8 +30,6 @@ class _Forward(Callback):
         self._progress, self._stop = progress, should_stop
         self.total = 0
         self.done = 0
-        self.offset = 0
-        self.grand_total: int | None = None
 
     def _start_state(self, dsk: Any, state: Any) -> None:
         self.total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
@@ -44,8 +42,7 @@ class _Forward(Callback):
     def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
         self.done += 1
         if self._progress is not None:
-            total = self.grand_total or self.total
-            self._progress(min(self.offset + self.done, total), total)
+            self._progress(min(self.done, self.total), self.total)
 
 
 @contextmanager

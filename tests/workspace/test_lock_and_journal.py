@@ -78,7 +78,7 @@ def test_same_process_second_handle_is_refused_until_closed(ws_path: Path) -> No
 
 def test_journal_appends_and_skips_a_torn_line(tmp_path: Path) -> None:
     tmp_path.mkdir(exist_ok=True)
-    j = Journal(tmp_path)
+    j = Journal(tmp_path, create=True)
     j.append("edit", labels="seg", voxels=12)
     j.append("run", model="unet")
     with open(j.path, "ab") as f:  # a crash in the middle of a write
@@ -94,7 +94,7 @@ def test_concurrent_appends_from_processes_do_not_interleave(tmp_path: Path) -> 
     code = textwrap.dedent(f"""
         from pathlib import Path
         from stratoseg.workspace import Journal
-        j = Journal(Path({str(tmp_path)!r}))
+        j = Journal(Path({str(tmp_path)!r}), create=True)
         for i in range(200):
             j.append("edit", writer=__import__("os").getpid(), i=i, pad="x" * 300)
     """)

@@ -204,3 +204,36 @@ def test_workspace_arrays_open_with_open_volume(tmp_path: Path, tiff_source) -> 
     vol = open_volume(tmp_path / "ws.zarr/labels/segmentation/0")
     assert vol.shape == (70, 300, 280)
     assert vol.voxel_size == (0.5, 0.5, 0.5)
+
+
+def test_unfinished_outputs_are_not_listed(tmp_path: Path) -> None:
+    with create_workspace(tmp_path / "ws.zarr", _tif(tmp_path)) as ws:
+        ws.write_channel("c1", np.zeros(ws.spatial_shape, np.float32))
+        # what a crash in the middle of write_channel("c2") leaves behind
+        import shutil
+
+        shutil.copytree(
+            tmp_path / "ws.zarr/channels/c1", tmp_path / "ws.zarr/channels/.c2.partial-deadbeef"
+        )
+        assert ws.channels() == ["c1"]
+
+
+def test_read_only_open_writes_nothing(tmp_path: Path) -> None:
+    create_workspace(tmp_path / "ws.zarr", _tif(tmp_path)).close()
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "ws.zarr").rglob("*")}
+    with Workspace.open(tmp_path / "ws.zarr") as ws:
+        ws.summary()
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ws.zarr").rglob("*")} == before
+
+
+def test_label_images_are_written_with_the_workspace(tmp_path: Path) -> None:
+    gt = np.zeros((3, 8, 8), np.uint8)
+    gt[1, 2:4, 2:4] = 2
+    with create_workspace(
+        tmp_path / "ws.zarr", _tif(tmp_path), labels=["a", "b"], label_images={"gt": gt}
+    ) as ws:
+        assert ws.label_names() == ["gt", "a", "b"]
+        np.testing.assert_array_equal(ws.labels("gt")[...], gt)
+    with pytest.raises(ValueError, match=r"label_images\['x'\] must have shape"):
+        create_workspace(tmp_path / "w2.zarr", _tif(tmp_path), label_images={"x": gt[0]})
+    assert not (tmp_path / "w2.zarr").exists()

@@ -126,6 +126,11 @@ def sampled_range(vol: Volume, *, max_blocks: int = 8) -> tuple[float, float]:
     return lo, hi
 
 
+def _voxel_text(voxel_size: list[float], unit: str | None) -> str:
+    """``[1, 0.5, 0.5], "micrometer"`` -> ``1 x 0.5 x 0.5 micrometer`` (``px`` without a unit)."""
+    return f"{' x '.join(f'{v:g}' for v in voxel_size)} {unit or 'px (no physical unit)'}"
+
+
 def _print_table(rows: dict[str, Any]) -> None:
     width = max(len(k) for k in rows)
     for k, v in rows.items():
@@ -138,7 +143,7 @@ def _is_demo(path: Path) -> bool:
     if not is_workspace(str(path)):
         return False
     meta = json.loads((path / "zarr.json").read_text())["attributes"]["stratoseg"]
-    return bool(meta["source"]["format"] == "synthetic")
+    return bool(meta.get("source", {}).get("format") == "synthetic")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -153,7 +158,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     rows = {k: info[k] for k in ("path", "format", "key", "axes", "shape", "dtype", "chunks")}
-    rows["voxel size"] = f"{' x '.join(f'{v:g}' for v in info['voxel_size'])} {vol.unit or ''}"
+    rows["voxel size"] = _voxel_text(info["voxel_size"], vol.unit)
     rows["levels"] = len(info["levels"])
     rows["value range"] = f"{lo:g} .. {hi:g} (sampled)"
     if "workspace" in info:
@@ -200,7 +205,7 @@ def _ws_rows(ws: Workspace) -> dict[str, Any]:
         "shape": s["shape"],
         "dtype": s["dtype"],
         "chunks": s["chunks"],
-        "voxel size": f"{' x '.join(f'{v:g}' for v in s['voxel_size'])} {s['unit'] or ''}",
+        "voxel size": _voxel_text(s["voxel_size"], s["unit"]),
         "pyramid levels": len(s["levels"]),
         "labels": s["labels"] or None,
     }
@@ -233,15 +238,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sample.image, "zyx", sample.voxel_size, None, Path("synthetic:composite"), "synthetic"
     )
     with progress_bar("demo") as bar:
-        ws = create_workspace(out, vol, labels=None, overwrite=True, progress=bar)
-    with ws:
-        ws.write_labels(
-            "ground_truth",
-            sample.labels,
-            description="synthetic ground truth",
-            classes={str(k): v for k, v in sample.classes.items()},
+        ws = create_workspace(
+            out,
+            vol,
+            labels="segmentation",
+            label_images={"ground_truth": sample.labels},
+            overwrite=True,
+            progress=bar,
         )
-        ws.create_labels("segmentation")
+    with ws:
         rows = _ws_rows(ws)
         gt = np.bincount(np.asarray(ws.labels("ground_truth")[...]).ravel(), minlength=3)
     rows["ground truth"] = ", ".join(

@@ -7,6 +7,7 @@ Bad input prints ``error: <what and why>`` on stderr and exits with code 2, with
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    # `kill` and job schedulers send SIGTERM: unwind like Ctrl-C, so temporary outputs go away
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(args) or 0)
     except Cancelled:
@@ -65,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _message(exc: BaseException) -> str:

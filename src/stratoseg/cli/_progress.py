@@ -13,9 +13,9 @@ __all__ = ["progress_bar"]
 
 
 @contextmanager
-def progress_bar(desc: str, *, enabled: bool = True) -> Iterator[ProgressFn]:
+def progress_bar(desc: str) -> Iterator[ProgressFn]:
     """Yield a ``progress(done, total)`` callback drawing a bar on stderr (only on a terminal)."""
-    bar = tqdm(desc=desc, total=0, unit="task", disable=None if enabled else True, leave=False)
+    bar = tqdm(desc=desc, total=0, unit="task", disable=None, leave=False)
 
     def update(done: int, total: int) -> None:
         if bar.total != total:

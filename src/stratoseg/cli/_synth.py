@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as da
 import zarr
@@ -68,8 +68,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not suffix.endswith((".tif", ".tiff", ".zarr")):
         raise ValueError(f"output must end in .tif, .tiff or .zarr, got {out}")
     gt = gt_path(out)
-    check_output_path(out, overwrite=args.overwrite)
-    check_output_path(gt, overwrite=args.overwrite, name="ground-truth output")
+    kind: Literal["file", "folder"] = "folder" if suffix.endswith(".zarr") else "file"
+    check_output_path(out, overwrite=args.overwrite, kind=kind)
+    check_output_path(gt, overwrite=args.overwrite, name="ground-truth output", kind=kind)
     makers: dict[str, Callable[..., synthetic.SyntheticVolume]] = {
         "composite": synthetic.make_composite,
         "cells": synthetic.make_cells,

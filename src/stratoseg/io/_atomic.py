@@ -8,34 +8,66 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 __all__ = ["atomic_output", "check_output_path"]
 
 
 def check_output_path(
-    out: str | os.PathLike[str], *, overwrite: bool, name: str = "output"
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    name: str = "output",
+    kind: Literal["file", "folder"] = "file",
 ) -> Path:
     """Return ``Path(out)`` after checking it may be written.
+
+    Parameters
+    ----------
+    out : path
+        The output to be written.
+    overwrite : bool
+        Whether an existing output of the same ``kind`` may be replaced.
+    name : str
+        What to call it in error messages.
+    kind : {"file", "folder"}
+        What the output is; an existing path of the other kind is never replaced.
 
     Raises
     ------
     FileExistsError
-        If ``out`` exists and ``overwrite`` is false.
+        If ``out`` exists and ``overwrite`` is false, or it exists as the other kind.
     FileNotFoundError
         If the parent folder does not exist.
     """
     path = Path(out)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{name} {path} already exists (pass overwrite to replace it)")
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{name} {path} already exists (pass overwrite to replace it)")
+        if path.is_dir() != (kind == "folder"):
+            other = "folder" if path.is_dir() else "file"
+            raise FileExistsError(
+                f"{name} {path} exists and is a {other}; it will not be replaced by a {kind}"
+            )
     if not path.parent.exists():
         raise FileNotFoundError(f"{name} folder does not exist: {path.parent}")
     return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; on success it replaces ``path``, on error it is
     removed, so a half-written file or folder never carries the final name.
+
+    An existing ``path`` is first renamed aside and deleted only once the new output is in
+    place, so at every moment ``path`` is either the old output or the new one.
 
     Examples
     --------
@@ -46,17 +78,17 @@ def atomic_output(path: Path) -> Iterator[Path]:
     >>> target.read_text()
     'done'
     """
-    tmp = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
+    tag = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.name}.partial-{tag}")
     try:
         yield tmp
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        os.replace(tmp, path)
     except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
+        _remove(tmp)
         raise
+    if path.exists() and path.is_dir() and tmp.is_dir():
+        old = path.with_name(f".{path.name}.old-{tag}")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        _remove(old)
+    else:
+        os.replace(tmp, path)  # a file replaces a file atomically

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import h5py
 import numpy as np
 
-from stratoseg.io._lazy import LazySource, slab_chunks, to_dask
+from stratoseg._errors import check_dtype
+from stratoseg.io._lazy import CHUNK_BYTES, LazySource, to_dask
 from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
 
 __all__ = ["HDF5_SUFFIXES", "open_hdf5"]
@@ -78,15 +80,12 @@ def open_hdf5(path: Path, *, key: str | None = None) -> Volume:
             f"{path}:{key} holds a {len(shape)}-D array of shape {shape}; expected an image "
             f"with 2 to 4 dimensions: (y, x), (z, y, x) or (c, z, y, x)"
         )
-    if chunks is not None and len(shape) >= 3:
-        # whole stored chunks, grown to about 64 planes in z
-        dchunks = tuple(
-            max(c, min(s, 64)) if i == len(shape) - 3 else s
-            for i, (c, s) in enumerate(zip(chunks, shape, strict=True))
-        )
-    else:
-        dchunks = slab_chunks(shape, dtype.itemsize)
-    data = to_dask(source, dchunks)
+    check_dtype(dtype, name=f"the dtype of {path}:{key}")
+    # whole stored chunks (or any region of contiguous data), at most about 64 MiB a block
+    dchunks = da.core.normalize_chunks(
+        "auto", shape, limit=CHUNK_BYTES, dtype=dtype, previous_chunks=chunks
+    )
+    data = to_dask(source, tuple(int(c[0]) for c in dchunks))
     default_axes = {2: "yx", 3: "zyx", 4: "czyx"}.get(len(shape), "?" * len(shape))
     axes_attr = attrs.get("axes")
     axes = axes_attr.decode() if isinstance(axes_attr, bytes) else axes_attr

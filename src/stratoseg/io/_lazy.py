@@ -61,9 +61,14 @@ def slab_chunks(shape: tuple[int, ...], itemsize: int, *, max_lead: int = 64) ->
     (64, 1024, 1024)
     >>> slab_chunks((10, 20), 2)
     (10, 20)
+    >>> slab_chunks((30000, 30000), 1)
+    (8192, 8192)
     """
-    if len(shape) < 3:
-        return tuple(shape)
+    if len(shape) < 3:  # one plane: whole, or square tiles when it is larger than a block
+        if int(np.prod(shape)) * itemsize <= CHUNK_BYTES:
+            return tuple(shape)
+        edge = max(1024, int((CHUNK_BYTES // itemsize) ** 0.5) // 1024 * 1024)
+        return tuple(min(edge, s) for s in shape)
     plane = int(np.prod(shape[-2:])) * itemsize
     lead = max(1, min(max_lead, CHUNK_BYTES // max(plane, 1)))
     return (1,) * (len(shape) - 3) + (min(lead, shape[-3]),) + tuple(shape[-2:])

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
+import zarr
 from natsort import natsorted
 
 from stratoseg.io._lazy import LazySource, slab_chunks, to_dask
@@ -37,8 +38,9 @@ class _TiffPages(LazySource):
         series = tif.series[self.key]
         page_ndim = len(series.keyframe.shape)
         lead = self.shape[: self.ndim - page_ndim]
-        if not lead:
-            return series.asarray()[key]
+        if not lead:  # one page: read only the strips or tiles that hold the region
+            with series.aszarr() as store:
+                return np.asarray(zarr.open_array(store, mode="r")[key])
         # flat page indices of the requested leading region
         idx = np.arange(int(np.prod(lead))).reshape(lead)[key[: len(lead)]]
         pages = tif.asarray(key=idx.ravel().tolist(), series=self.key, maxworkers=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,14 @@ def _ome_volume(path: Path, group: zarr.Group, ms: dict[str, Any], key: str | No
     )
 
 
+def _referenced_volume(meta: dict[str, Any]) -> Volume:
+    """The raw image of a StratoSeg workspace that references its zarr source in place."""
+    from stratoseg.io._open import open_volume  # the source may be any zarr the opener reads
+
+    vol = open_volume(meta["source"]["path"], key=meta["source"].get("key"))
+    return replace(vol, voxel_size=tuple(meta["voxel_size"]), unit=meta.get("unit"))
+
+
 def _parent_multiscales(path: Path) -> tuple[dict[str, Any], int] | None:
     """If ``path`` is a dataset of an OME-Zarr multiscales group, that entry and the level."""
     parent = path.parent
@@ -133,6 +142,9 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
         ms = multiscales_of(node)
         if key is None and ms is not None:
             return _ome_volume(path, node, ms, None)
+        ws = attrs_of(node).get("stratoseg")
+        if key is None and isinstance(ws, dict) and ws.get("mode") == "reference":
+            return _referenced_volume(ws)
         if key is None:
             arrays = sorted(name for name, _ in node.arrays())
             if len(arrays) == 1:

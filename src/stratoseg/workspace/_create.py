@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,16 +17,18 @@ from stratoseg._errors import check_positive_ints
 from stratoseg._progress import ProgressFn, StopFn, dask_progress
 from stratoseg.io import Volume, atomic_output, normalize_unit, open_volume
 from stratoseg.workspace._journal import Journal
+from stratoseg.workspace._labels import write_label_group
 from stratoseg.workspace._lock import LOCK_NAME, WriterLock
 from stratoseg.workspace._ngff import NGFF_VERSION, labels_group_attrs, multiscales_attrs
 from stratoseg.workspace._pyramid import pyramid_factors
-from stratoseg.workspace._workspace import FORMAT_VERSION, Workspace
+from stratoseg.workspace._workspace import FORMAT_VERSION, Workspace, check_name, is_workspace
 
 __all__ = ["DEFAULT_CHUNKS", "create_workspace", "default_chunks"]
 
 #: Default spatial chunk edge: 64^3 blocks for volumes, 256^2 tiles for 2-D images.
 DEFAULT_CHUNKS = {2: 256, 3: 64}
 _REFERENCE_FORMATS = ("zarr", "ome-zarr")
+_IMAGE_SUFFIXES = (".tif", ".tiff", ".btf", ".h5", ".hdf5", ".hdf", ".mrc", ".rec", ".png", ".jpg")
 
 
 def default_chunks(spatial_shape: Sequence[int]) -> tuple[int, ...]:
@@ -50,7 +52,8 @@ def create_workspace(
     voxel_size: float | Sequence[float] | None = None,
     unit: str | None = None,
     copy: bool | None = None,
-    labels: str | None = "segmentation",
+    labels: str | Sequence[str] | None = "segmentation",
+    label_images: Mapping[str, da.Array | np.ndarray] | None = None,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
@@ -75,10 +78,13 @@ def create_workspace(
     copy : bool, optional
         Copy the raw image into the workspace (default for TIFF, MRC, HDF5) or reference a
         zarr/OME-Zarr source in place (default for zarr sources).
-    labels : str or None
-        Name of an empty label image to create, ready for painting; None for none.
+    labels : str, sequence of str or None
+        Names of empty label images to create, ready for painting; None for none.
+    label_images : mapping of str to (Z, Y, X) integer array, optional
+        Label images to write with the workspace (e.g. a ground truth), on the source's grid.
     overwrite : bool
-        Replace an existing workspace (refused while another process has it open for writing).
+        Replace an existing workspace (refused while another process has it open for writing,
+        and for a path that is not a StratoSeg workspace).
     progress, should_stop : callable, optional
         ``progress(done, total)`` and ``should_stop() -> bool`` (see ``docs/architecture.md``).
 
@@ -90,7 +96,10 @@ def create_workspace(
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``overwrite`` is false.
+        If ``path`` exists and ``overwrite`` is false, or it is not a workspace.
+    ValueError
+        For bad parameters, an output that would overwrite or contain the source, or an output
+        named like an image file.
     WorkspaceLockedError
         If ``overwrite`` is true and another process holds the existing workspace.
     """
@@ -121,10 +130,16 @@ def create_workspace(
             f"copy=False needs a zarr or OME-Zarr source; {vol.path} is "
             f"{vol.format}, so it must be copied"
         )
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"workspace {out} already exists (pass overwrite to replace it)")
-    if not out.parent.exists():
-        raise FileNotFoundError(f"output folder does not exist: {out.parent}")
+    empty = [labels] if isinstance(labels, str) else list(labels or [])
+    images = {
+        check_name(n, what="labels name"): _label_data(n, a, spatial)
+        for n, a in (label_images or {}).items()
+    }
+    for name in empty:
+        check_name(name, what="labels name")
+        if name in images:
+            raise ValueError(f"labels {name!r} is both in labels and in label_images")
+    _check_output(out, vol, overwrite)
 
     data = vol.data.astype(np.uint8) if vol.dtype == bool else vol.data
     meta: dict[str, Any] = {
@@ -148,51 +163,110 @@ def create_workspace(
     if old is not None:
         old.acquire()  # raises WorkspaceLockedError while another writer holds it
     try:
-        _build(out, vol, data, meta, copy, spatial, chunk_shape, progress, should_stop)
+        with atomic_output(out) as tmp, dask_progress(progress, should_stop):
+            _build(tmp, vol, data, meta, copy, spatial, chunk_shape)
+            _build_labels(tmp, vol, spatial, chunk_shape, empty, images)
     finally:
         if old is not None:
             old.release()
-    ws = Workspace.open(out, mode="r+")
-    if labels is not None:
-        ws.create_labels(labels)
-    return ws
+    return Workspace.open(out, mode="r+")
+
+
+def _check_output(out: Path, vol: Volume, overwrite: bool) -> None:
+    """Refuse outputs that would lose data: an existing non-workspace, the source itself."""
+    if out.name.lower().endswith(_IMAGE_SUFFIXES):
+        raise ValueError(
+            f"the workspace is a folder, conventionally NAME.zarr; got {out}, "
+            "which is named like an image file"
+        )
+    if out.exists():
+        if not overwrite:
+            raise FileExistsError(f"workspace {out} already exists (pass overwrite to replace it)")
+        if not is_workspace(out):
+            raise FileExistsError(
+                f"{out} exists and is not a StratoSeg workspace; it will not be replaced"
+            )
+    if not out.parent.exists():
+        raise FileNotFoundError(f"output folder does not exist: {out.parent}")
+    if vol.format != "synthetic":
+        src, dst = Path(vol.path).resolve(), out.resolve()
+        if src == dst or src.is_relative_to(dst) or dst.is_relative_to(src):
+            raise ValueError(
+                f"the workspace {out} would overwrite or sit inside its source "
+                f"{vol.path}; choose another output"
+            )
+
+
+def _label_data(name: str, data: da.Array | np.ndarray, spatial: tuple[int, ...]) -> da.Array:
+    arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    if tuple(arr.shape) != spatial:
+        raise ValueError(f"label_images[{name!r}] must have shape {spatial}, got {arr.shape}")
+    if arr.dtype.kind not in "iub":
+        raise TypeError(f"label_images[{name!r}] must have an integer dtype, got {arr.dtype}")
+    return arr
+
+
+def _build_labels(
+    tmp: Path,
+    vol: Volume,
+    spatial: tuple[int, ...],
+    chunks: tuple[int, ...],
+    empty: list[str],
+    images: dict[str, da.Array],
+) -> None:
+    """The label images of a new workspace, written inside its temporary folder."""
+    journal = Journal(tmp)
+    todo: list[tuple[str, da.Array | None]] = [*images.items(), *((n, None) for n in empty)]
+    for name, data in todo:
+        dtype = np.dtype(np.uint32) if data is None or data.dtype == bool else data.dtype
+        write_label_group(
+            tmp / "labels" / name,
+            name,
+            shape=spatial,
+            chunks=chunks,
+            axes=vol.axes.replace("c", ""),
+            voxel_size=vol.voxel_size,
+            unit=vol.unit,
+            dtype=dtype,
+            data=data,
+        )
+        journal.append(
+            "labels-written" if data is not None else "labels-created", name=name, dtype=str(dtype)
+        )
+    zarr.open_group(str(tmp / "labels"), mode="r+").attrs.update(
+        labels_group_attrs([n for n, _ in todo])
+    )
 
 
 def _build(
-    out: Path,
+    tmp: Path,
     vol: Volume,
     data: da.Array,
     meta: dict[str, Any],
     copy: bool,
     spatial: tuple[int, ...],
     chunk_shape: tuple[int, ...],
-    progress: ProgressFn | None,
-    should_stop: StopFn | None,
 ) -> None:
-    """Write the workspace under a temporary name and move it to ``out`` when complete."""
-    with atomic_output(out) as tmp:
-        attrs: dict[str, Any] = {"stratoseg": meta}
-        if copy:
-            factors = pyramid_factors(spatial, vol.voxel_size)
-            meta["levels"] = len(factors)
-            attrs["ome"] = {
-                "version": NGFF_VERSION,
-                "multiscales": [
-                    multiscales_attrs("raw", vol.axes, vol.voxel_size, vol.unit, factors)
-                ],
-            }
-        root = zarr.open_group(store=str(tmp), mode="w", attributes=attrs)
-        if copy:
-            with dask_progress(progress, should_stop):
-                _copy_pyramid(root, data, vol.axes, factors, chunk_shape)
-        root.create_group("labels", attributes=labels_group_attrs([]))
-        Journal(tmp).append(
-            "created",
-            source=meta["source"],
-            mode=meta["mode"],
-            shape=meta["shape"],
-            chunks=meta["chunks"],
-        )
+    """Write the raw image (copied, with its pyramid) and the metadata into ``tmp``."""
+    attrs: dict[str, Any] = {"stratoseg": meta}
+    if copy:
+        factors = pyramid_factors(spatial, vol.voxel_size)
+        meta["levels"] = len(factors)
+        attrs["ome"] = {
+            "version": NGFF_VERSION,
+            "multiscales": [multiscales_attrs("raw", vol.axes, vol.voxel_size, vol.unit, factors)],
+        }
+    root = zarr.open_group(store=str(tmp), mode="w", attributes=attrs)
+    if copy:
+        _copy_pyramid(root, data, vol.axes, factors, chunk_shape)
+    root.create_group("labels", attributes=labels_group_attrs([]))
+    Journal(tmp, create=True).append(
+        "created",
+        source=meta["source"],
+        mode=meta["mode"],
+        shape=meta["shape"],
+        chunks=meta["chunks"],
+    )
 
 
 def _copy_pyramid(

@@ -33,9 +33,9 @@ JOURNAL_GROUP = "journal"
 class Journal:
     """Runs and edits of a workspace, oldest first."""
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, *, create: bool = False) -> None:
         self.path = workspace / JOURNAL_NAME
-        if workspace.exists() and not (workspace / JOURNAL_GROUP / "zarr.json").exists():
+        if create and not (workspace / JOURNAL_GROUP / "zarr.json").exists():
             # another process or thread may create the same empty node first
             with contextlib.suppress(ContainsArrayError):
                 zarr.create_array(

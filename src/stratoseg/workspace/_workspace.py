@@ -17,8 +17,9 @@ from stratoseg._progress import ProgressFn, StopFn, dask_progress
 from stratoseg.io import Volume, atomic_output, open_volume
 from stratoseg.io._zarr import attrs_of, is_zarr
 from stratoseg.workspace._journal import Journal
+from stratoseg.workspace._labels import write_label_group
 from stratoseg.workspace._lock import WriterLock
-from stratoseg.workspace._ngff import image_label_attrs, labels_group_attrs
+from stratoseg.workspace._ngff import labels_group_attrs
 from stratoseg.workspace._pyramid import store
 
 __all__ = ["FORMAT_VERSION", "Workspace", "check_name", "is_workspace"]
@@ -114,8 +115,8 @@ class Workspace:
                 f"{p} has workspace format {version}; this StratoSeg reads {FORMAT_VERSION}"
             )
         lock = None
-        Journal(p)  # make sure journal/ exists (it holds the lock file)
         if mode == "r+":
+            Journal(p, create=True)  # journal/ holds the lock file
             lock = WriterLock(p)
             lock.acquire()
         return cls(p, mode, lock)
@@ -174,20 +175,8 @@ class Workspace:
         return self.meta.get("mode") == "reference"
 
     def image(self) -> Volume:
-        """The raw image as a lazy :class:`~stratoseg.io.Volume` with its pyramid."""
-        if self.is_reference:
-            src = self.meta["source"]
-            vol = open_volume(src["path"], key=src.get("key"))
-            return Volume(
-                vol.data,
-                vol.axes,
-                self.voxel_size,
-                self.unit,
-                vol.path,
-                vol.format,
-                vol.key,
-                vol.levels,
-            )
+        """The raw image as a lazy :class:`~stratoseg.io.Volume` with its pyramid (read from
+        the source itself when the workspace references it)."""
         return open_volume(self.path)
 
     # -- arrays ----------------------------------------------------------------------------
@@ -209,7 +198,8 @@ class Workspace:
         node = self.root.get(group)
         if not isinstance(node, zarr.Group):
             return []
-        return sorted(name for name, _ in node.arrays())
+        # hidden names are outputs still being written (or left by a crash): not finished arrays
+        return sorted(name for name, _ in node.arrays() if _NAME.match(name))
 
     def channels(self) -> list[str]:
         """Names of the derived channels (``channels/<name>``)."""
@@ -263,25 +253,22 @@ class Workspace:
 
     def _write_label_group(self, name: str, data: da.Array | None, dtype: np.dtype) -> None:
         """Build ``labels/<name>`` under a temporary name, then move it into place."""
-        labels_dir = self.path / "labels"
         if "labels" not in self.root:
             self.root.create_group("labels", attributes=labels_group_attrs([]))
-        spatial_axes = self.axes.replace("c", "")
-        chunks = self._spatial_chunks()
-        with atomic_output(labels_dir / name) as tmp:
-            grp = zarr.open_group(
-                store=str(tmp),
-                mode="w",
-                attributes=image_label_attrs(name, spatial_axes, self.voxel_size, self.unit),
+        old = self.reviewed(name) if name in self.label_names() else None
+        with atomic_output(self.path / "labels" / name) as tmp:
+            write_label_group(
+                tmp,
+                name,
+                shape=self.spatial_shape,
+                chunks=self._spatial_chunks(),
+                axes=self.axes.replace("c", ""),
+                voxel_size=self.voxel_size,
+                unit=self.unit,
+                dtype=dtype,
+                data=data,
+                reviewed=old,
             )
-            arr = grp.create_array(
-                "0", shape=self.spatial_shape, dtype=dtype, chunks=chunks, fill_value=0
-            )
-            grp.create_array(
-                "reviewed", shape=self.spatial_shape, dtype=np.uint8, chunks=chunks, fill_value=0
-            )
-            if data is not None:
-                store(data.astype(dtype), arr)
         names = self.label_names()
         if name not in names:
             self.root["labels"].attrs.update(labels_group_attrs([*names, name]))
@@ -311,14 +298,9 @@ class Workspace:
                 f"labels {name!r} already exist in {self.path} "
                 "(pass overwrite=True to replace them)"
             )
-        old_reviewed = None
-        if name in self.label_names():
-            old_reviewed = da.from_zarr(self.reviewed(name)).compute()
         dtype = np.dtype(np.uint32) if arr.dtype.kind == "b" else arr.dtype
         with dask_progress(progress, should_stop):
             self._write_label_group(name, arr, dtype)
-        if old_reviewed is not None:
-            self.reviewed(name)[...] = old_reviewed
         self.journal.append("labels-written", name=name, dtype=str(dtype), **details)
         return self.labels(name)
 
