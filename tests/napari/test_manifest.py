@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 from pathlib import Path
 
 import npe2
@@ -47,16 +45,3 @@ def test_installed_plugin_is_discovered() -> None:
 def test_distribution_ships_the_same_manifest() -> None:
     shipped = npe2.PluginManifest.from_distribution("stratoseg")
     assert shipped == npe2.PluginManifest.from_file(MANIFEST)
-
-
-def test_reader_and_samples_import_without_qt() -> None:
-    code = (
-        "import sys, stratoseg.napari, stratoseg.widgets\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'napari', 'magicgui'))\n"
-        "print(','.join(bad))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    ).stdout.strip()
-    assert out == ""

@@ -176,6 +176,14 @@ def _meta(ws: Workspace, array: str | None, role: str, name: str) -> dict[str, A
     return {"workspace": str(ws.path), "array": array, "role": role, "name": name}
 
 
+def _check_editable(ws: Workspace, editable: bool) -> None:
+    if editable and not ws.writable:
+        raise PermissionError(
+            f"editable layers need the workspace open for writing "
+            f"(mode='r+'); {ws.path} is open read-only"
+        )
+
+
 def workspace_layer_data(ws: Workspace, *, editable: bool) -> list[LayerData]:
     """The layers of a workspace: raw image, derived channels and label images.
 
@@ -201,11 +209,7 @@ def workspace_layer_data(ws: Workspace, *, editable: bool) -> list[LayerData]:
     PermissionError
         If ``editable`` is true and ``ws`` is not writable.
     """
-    if editable and not ws.writable:
-        raise PermissionError(
-            f"editable layers need the workspace open for writing "
-            f"(mode='r+'); {ws.path} is open read-only"
-        )
+    _check_editable(ws, editable)
     stem = layer_name(ws.path)
     spatial_axes = ws.axes.replace("c", "")
     image = ws.image()
@@ -266,11 +270,7 @@ def labels_layer_data(
     PermissionError
         If ``editable`` is true and ``ws`` is not writable.
     """
-    if editable and not ws.writable:
-        raise PermissionError(
-            f"editable layers need the workspace open for writing "
-            f"(mode='r+'); {ws.path} is open read-only"
-        )
+    _check_editable(ws, editable)
     array = f"labels/{name}/0"
     zarr_array = ws.labels(name)
     data: Any = zarr_array

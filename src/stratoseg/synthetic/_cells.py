@@ -13,7 +13,6 @@ from stratoseg.synthetic._common import (
     Point,
     SyntheticVolume,
     check_fraction,
-    check_non_negative,
     check_positive,
     check_seed,
     check_shape,
@@ -199,10 +198,8 @@ def make_cells(
     }
     if params["cluster_size"] < 1.0:
         raise ValueError(f"cluster_size must be >= 1, got {cluster_size!r}")
-    blur_sigma = check_non_negative(blur_sigma, name="blur_sigma")
-    noise_std = check_non_negative(noise_std, name="noise_std")
     renderer = _CellsRenderer(shape, seed, **params)
-    image, labels = lazy_volume(
+    return lazy_volume(
         renderer.render,
         kind="cells",
         shape=shape,
@@ -212,11 +209,5 @@ def make_cells(
         blur_sigma=blur_sigma,
         noise_std=noise_std,
         label_dtype=np.uint32,
-    )
-    return SyntheticVolume(
-        image=image,
-        labels=labels,
-        kind="cells",
         classes={0: "background"},
-        voxel_size=(1.0,) * len(shape),
     )

@@ -366,14 +366,18 @@ def lazy_volume(
     blur_sigma: float,
     noise_std: float,
     label_dtype: type[np.unsignedinteger[Any]],
+    classes: dict[int, str],
     after_blur: AfterBlurFn | None = None,
-) -> tuple[da.Array, da.Array]:
-    """Wrap ``render`` into lazy ``(image, labels)`` dask arrays of ``shape`` and ``chunks``.
+) -> SyntheticVolume:
+    """Wrap ``render`` into a :class:`SyntheticVolume` of lazy ``shape``/``chunks`` arrays.
 
     ``render(lo, hi)`` returns the unblurred intensity (float64) and the labels of the region
     ``[lo, hi)``; both must depend on the global position of each voxel only. ``params`` (all
     that determines the result besides ``kind``, ``shape`` and ``seed``) names the dask keys.
+    ``blur_sigma`` and ``noise_std`` are validated here (>= 0).
     """
+    blur_sigma = check_non_negative(blur_sigma, name="blur_sigma")
+    noise_std = check_non_negative(noise_std, name="noise_std")
     dask_chunks = da.core.normalize_chunks(chunks, shape)
     starts = [np.cumsum((0, *c)).tolist() for c in dask_chunks]
     block = _BlockFunction(
@@ -394,7 +398,9 @@ def lazy_volume(
         )
         for i, dt in enumerate(dtypes)
     )
-    return image, labels
+    return SyntheticVolume(
+        image=image, labels=labels, kind=kind, classes=dict(classes), voxel_size=(1.0,) * len(shape)
+    )
 
 
 def _take(stacked: NDArray[Any], index: int, dtype: Any) -> NDArray[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -264,14 +265,12 @@ def make_composite(
         "pore_radius": check_positive(pore_radius, name="pore_radius"),
         "ring_amplitude": check_non_negative(ring_amplitude, name="ring_amplitude"),
     }
-    blur_sigma = check_non_negative(blur_sigma, name="blur_sigma")
-    noise_std = check_non_negative(noise_std, name="noise_std")
 
     # A 2-D shape is the slice z = 0 of a volume one voxel thick.
     shape3 = (1, *shape) if len(shape) == 2 else shape
     chunks3 = (1, *chunk_size) if len(shape) == 2 else chunk_size
     renderer = _CompositeRenderer(shape3, seed, **params)
-    image, labels = lazy_volume(
+    vol = lazy_volume(
         renderer.render,
         kind="composite",
         shape=shape3,
@@ -281,14 +280,9 @@ def make_composite(
         blur_sigma=blur_sigma,
         noise_std=noise_std,
         label_dtype=np.uint8,
+        classes=dict(_CLASSES),
         after_blur=renderer.rings if params["ring_amplitude"] > 0 else None,
     )
     if len(shape) == 2:
-        image, labels = image[0], labels[0]
-    return SyntheticVolume(
-        image=image,
-        labels=labels,
-        kind="composite",
-        classes=dict(_CLASSES),
-        voxel_size=(1.0,) * len(shape),
-    )
+        vol = replace(vol, image=vol.image[0], labels=vol.labels[0], voxel_size=(1.0, 1.0))
+    return vol

@@ -182,10 +182,8 @@ def make_membranes(
         )
     if params["warp"] >= _MAX_WARP:
         raise ValueError(f"warp must be in [0, {_MAX_WARP}), got {warp!r}")
-    blur_sigma = check_non_negative(blur_sigma, name="blur_sigma")
-    noise_std = check_non_negative(noise_std, name="noise_std")
     renderer = _MembranesRenderer(shape, seed, **params)
-    image, labels = lazy_volume(
+    return lazy_volume(
         renderer.render,
         kind="membranes",
         shape=shape,
@@ -195,11 +193,5 @@ def make_membranes(
         blur_sigma=blur_sigma,
         noise_std=noise_std,
         label_dtype=np.uint32,
-    )
-    return SyntheticVolume(
-        image=image,
-        labels=labels,
-        kind="membranes",
         classes={0: "membrane"},
-        voxel_size=(1.0,) * len(shape),
     )
