@@ -46,8 +46,12 @@ def test_real_instance_labels_keep_their_ids(shared_data: Path, tmp_path: Path) 
     gt = open_volume(shared_data / "fibsem-medulla-250" / "groundtruth.tif")
     crop = gt.data[:64, :64, :64]
     raw = open_volume(shared_data / "fibsem-medulla-250" / "raw.tif").data[:64, :64, :64]
+    write_tiff(raw, tmp_path / "raw-crop.tif")
     with create_workspace(
-        tmp_path / "em.zarr", _as_volume(raw), labels=None, label_images={"groundtruth": crop}
+        tmp_path / "em.zarr",
+        tmp_path / "raw-crop.tif",
+        labels=None,
+        label_images={"groundtruth": crop},
     ) as ws:
         stored = ws.labels("groundtruth")[...]
     np.testing.assert_array_equal(stored, crop.compute())
