@@ -35,5 +35,5 @@ python -m pip install -q --upgrade pip
 # the CPU build of torch first, so that pip does not pull a multi-GB CUDA build
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[test]"
-export QT_API=pyqt5
+export QT_API=pyqt6
 python -m pytest "$@"
