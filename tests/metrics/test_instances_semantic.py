@@ -100,7 +100,8 @@ def test_semantic_ignore_label_and_absent_class() -> None:
     gt = np.array([[0, 1, 1, 2, 2, 0]])  # 0 = unannotated (sparse scribbles)
     pred = np.array([[1, 1, 1, 2, 1, 2]])
     s = semantic_scores(pred, gt, ignore_label=0, n_classes=4)
-    assert np.isnan(s.jaccard[0]) and np.isnan(s.jaccard[3])  # absent from both
+    assert np.isnan(s.jaccard[0])
+    assert np.isnan(s.jaccard[3])
     assert s.jaccard[1] == pytest.approx(2 / 3)
     assert s.jaccard[2] == pytest.approx(1 / 2)
     with pytest.raises(ValueError, match="more than 1024"):

@@ -13,16 +13,19 @@ Definitions, formulas and sources: ``docs/metrics.md``.
 """
 
 from stratoseg.metrics._contingency import Contingency, check_label_pair, contingency
+from stratoseg.metrics._evaluate import DEFAULT_METRICS, IMAGE_METRICS, LABEL_METRICS, evaluate
 from stratoseg.metrics._instances import InstanceScore, instances_from_table, match_instances
 from stratoseg.metrics._rand import (
     AdaptedRand,
     RandScore,
     adapted_rand_error,
+    adapted_rand_from_table,
     rand_from_table,
     v_rand,
 )
 from stratoseg.metrics._segments import segments_from_boundaries
 from stratoseg.metrics._semantic import (
+    MAX_CLASSES,
     SemanticScore,
     confusion_from_table,
     semantic_from_table,
@@ -39,6 +42,10 @@ from stratoseg.metrics._voi import (
 )
 
 __all__ = [
+    "DEFAULT_METRICS",
+    "IMAGE_METRICS",
+    "LABEL_METRICS",
+    "MAX_CLASSES",
     "AdaptedRand",
     "Contingency",
     "InfoScore",
@@ -47,10 +54,12 @@ __all__ = [
     "SemanticScore",
     "VOIScore",
     "adapted_rand_error",
+    "adapted_rand_from_table",
     "check_label_pair",
     "confusion_from_table",
     "contingency",
     "entropies",
+    "evaluate",
     "info_from_table",
     "instances_from_table",
     "match_instances",

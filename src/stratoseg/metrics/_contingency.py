@@ -57,6 +57,22 @@ class Contingency:
         """Number of voxels counted."""
         return int(self.counts.sum() + self.single_counts.sum())
 
+    def restrict(
+        self, *, ignore_labels: Sequence[int] = (), pred_singletons: int | None = None
+    ) -> Contingency:
+        """The table :func:`contingency` would give with more ground-truth labels ignored and
+        ``pred_singletons`` set, derived without another pass over the voxels."""
+        if self.single_counts.size:
+            raise ValueError("restrict needs a table without singletons")
+        keep = ~np.isin(self.gt, np.asarray(ignore_labels, dtype=np.int64))
+        p, g, c = self.pred[keep], self.gt[keep], self.counts[keep]
+        if pred_singletons is None:
+            empty = np.zeros(0, np.int64)
+            return Contingency(p, g, c, empty, empty)
+        single = p == pred_singletons
+        sg, sc = _sum_by(g[single], c[single])
+        return Contingency(p[~single], g[~single], c[~single], sg, sc)
+
     def pred_sizes(self) -> tuple[np.ndarray, np.ndarray]:
         """Labels and sizes of the prediction's segments (singletons not included)."""
         return _sum_by(self.pred, self.counts)

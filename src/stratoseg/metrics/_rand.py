@@ -10,7 +10,14 @@ import numpy as np
 
 from stratoseg.metrics._contingency import Contingency, contingency
 
-__all__ = ["AdaptedRand", "RandScore", "adapted_rand_error", "rand_from_table", "v_rand"]
+__all__ = [
+    "AdaptedRand",
+    "RandScore",
+    "adapted_rand_error",
+    "adapted_rand_from_table",
+    "rand_from_table",
+    "v_rand",
+]
 
 
 @dataclass(frozen=True)
@@ -157,15 +164,19 @@ def adapted_rand_error(
     -------
     AdaptedRand
     """
+    return adapted_rand_from_table(contingency(pred, gt, ignore_labels=ignore_labels), alpha=alpha)
+
+
+def adapted_rand_from_table(table: Contingency, *, alpha: float = 0.5) -> AdaptedRand:
+    """The adapted Rand error from a contingency table (see :func:`adapted_rand_error`)."""
     alpha = _check_alpha(alpha)
-    table = contingency(pred, gt, ignore_labels=ignore_labels)
     n = float(table.n)
+    if n == 0:
+        raise ValueError("gt has no voxel to score (empty, or every label ignored)")
     s, t = table.pred_sizes()[1], table.gt_sizes()[1]
     both = float(np.dot(table.counts, table.counts)) - n
     in_pred = float(np.dot(s, s)) - n
     in_gt = float(np.dot(t, t)) - n
-    if n == 0:
-        raise ValueError("gt has no voxel to score (empty, or every label ignored)")
     denom = alpha * in_pred + (1 - alpha) * in_gt
     return AdaptedRand(
         error=1.0 - (both / denom if denom else 1.0),
