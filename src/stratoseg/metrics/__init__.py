@@ -12,8 +12,10 @@
 Definitions, formulas and sources: ``docs/metrics.md``.
 """
 
+from stratoseg.metrics._boundary import BoundaryScore, boundary_f1, label_boundaries
 from stratoseg.metrics._contingency import Contingency, check_label_pair, contingency
 from stratoseg.metrics._evaluate import DEFAULT_METRICS, IMAGE_METRICS, LABEL_METRICS, evaluate
+from stratoseg.metrics._image import mse, psnr, ssim, uiq
 from stratoseg.metrics._instances import InstanceScore, instances_from_table, match_instances
 from stratoseg.metrics._rand import (
     AdaptedRand,
@@ -47,6 +49,7 @@ __all__ = [
     "LABEL_METRICS",
     "MAX_CLASSES",
     "AdaptedRand",
+    "BoundaryScore",
     "Contingency",
     "InfoScore",
     "InstanceScore",
@@ -55,6 +58,7 @@ __all__ = [
     "VOIScore",
     "adapted_rand_error",
     "adapted_rand_from_table",
+    "boundary_f1",
     "check_label_pair",
     "confusion_from_table",
     "contingency",
@@ -62,11 +66,16 @@ __all__ = [
     "evaluate",
     "info_from_table",
     "instances_from_table",
+    "label_boundaries",
     "match_instances",
+    "mse",
+    "psnr",
     "rand_from_table",
     "segments_from_boundaries",
     "semantic_from_table",
     "semantic_scores",
+    "ssim",
+    "uiq",
     "v_info",
     "v_rand",
     "voi",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
+from stratoseg.metrics._boundary import boundary_f1
 from stratoseg.metrics._contingency import check_label_pair, contingency
+from stratoseg.metrics._image import psnr, ssim, uiq
 from stratoseg.metrics._instances import instances_from_table
 from stratoseg.metrics._rand import adapted_rand_from_table, rand_from_table
 from stratoseg.metrics._semantic import semantic_from_table
@@ -21,6 +23,7 @@ __all__ = ["DEFAULT_METRICS", "IMAGE_METRICS", "LABEL_METRICS", "evaluate"]
 LABEL_METRICS = ("vrand", "vinfo", "arand", "voi", "pq", "jaccard", "bf1")
 IMAGE_METRICS = ("psnr", "ssim", "uiq")
 DEFAULT_METRICS = ("vrand", "voi", "arand", "pq", "jaccard")
+_IMAGE_FUNCTIONS: dict[str, Callable[..., float]] = {"psnr": psnr, "ssim": ssim, "uiq": uiq}
 #: By default ``jaccard`` is computed only for images with fewer labels than this.
 DEFAULT_MAX_CLASSES = 16
 
@@ -115,8 +118,6 @@ def evaluate(
             elif m == "jaccard":
                 out[m] = _plain(semantic_from_table(table))
             elif m == "bf1":
-                from stratoseg.metrics._boundary import boundary_f1
-
                 out[m] = _plain(
                     boundary_f1(
                         np.asarray(pred), np.asarray(gt), tolerance=tolerance, voxel_size=voxel_size
@@ -124,9 +125,7 @@ def evaluate(
                 )
     image_metrics = [m for m in metrics if m in IMAGE_METRICS]
     if image_metrics:
-        from stratoseg.metrics import _image
-
         ref, test = np.asarray(gt), np.asarray(pred)
         for m in image_metrics:
-            out[m] = {"value": float(getattr(_image, m)(ref, test))}
+            out[m] = {"value": float(_IMAGE_FUNCTIONS[m](ref, test))}
     return out
