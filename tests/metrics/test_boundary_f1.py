@@ -152,3 +152,21 @@ def test_bad_input() -> None:
     assert boundary_f1(GT, GT, voxel_size=[2.0]).f1 == 1.0
     with pytest.raises(TypeError, match="background must be an int or None"):
         boundary_f1(GT, GT, background=0.5)  # type: ignore[arg-type]
+
+
+def test_ball_dilation_equals_the_distance_transform() -> None:
+    """The fast path (shifted ORs over the tolerance ball) counts exactly what the EDT does."""
+    from scipy.ndimage import distance_transform_edt
+
+    from stratoseg.metrics import _boundary
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        ndim = int(rng.choice([2, 3]))
+        shape = tuple(int(n) for n in rng.integers(5, 20, ndim))
+        source, target = rng.random(shape) < 0.1, rng.random(shape) < 0.05
+        tol = float(rng.choice([0, 0.5, 1, 1.5, 2, 2.5, 3]))
+        sampling = tuple(float(v) for v in rng.choice([0.5, 1.0, 2.0], ndim))
+        dist = distance_transform_edt(~target, sampling=sampling)
+        expected = int(np.count_nonzero(dist[source] <= tol * (1 + _boundary._SLACK)))
+        assert _boundary._matched(source, target, tolerance=tol, sampling=sampling) == expected

@@ -129,6 +129,32 @@ def _check_voxel_size(voxel_size: Any, ndim: int) -> tuple[float, ...] | None:
     return tuple(float(v) for v in values)
 
 
+#: Above this many offsets in the tolerance ball, a distance transform is cheaper than shifts.
+_MAX_SHIFTS = 128
+
+
+def _ball_offsets(tolerance: float, sampling: tuple[float, ...]) -> np.ndarray:
+    """Integer offsets whose physical length is at most ``tolerance``, shape ``(k, ndim)``."""
+    radius = [math.floor(tolerance * (1 + _SLACK) / s) for s in sampling]
+    grids = np.meshgrid(*(np.arange(-r, r + 1) for r in radius), indexing="ij")
+    offsets = np.stack([g.ravel() for g in grids], axis=1)
+    length = np.sqrt(((offsets * np.asarray(sampling)) ** 2).sum(axis=1))
+    return offsets[length <= tolerance * (1 + _SLACK)]
+
+
+def _within(target: NDArray[np.bool_], offsets: np.ndarray) -> NDArray[np.bool_]:
+    """Pixels within one of ``offsets`` of a ``target`` pixel: a dilation by shifted ORs."""
+    hit = np.zeros_like(target)
+    for off in offsets:
+        src, dst = [], []
+        for o, n in zip(off, target.shape, strict=True):
+            o = int(o)
+            src.append(slice(max(0, -o), n - max(0, o)))
+            dst.append(slice(max(0, o), n - max(0, -o)))
+        hit[tuple(dst)] |= target[tuple(src)]
+    return hit
+
+
 def _matched(
     source: NDArray[np.bool_],
     target: NDArray[np.bool_],
@@ -136,7 +162,15 @@ def _matched(
     tolerance: float,
     sampling: tuple[float, ...] | None,
 ) -> int:
-    """How many ``source`` pixels lie within ``tolerance`` of a ``target`` pixel."""
+    """How many ``source`` pixels lie within ``tolerance`` of a ``target`` pixel.
+
+    Exact either way: for a small tolerance ball, a dilation of ``target`` by the ball's
+    offsets (a pixel is within the tolerance exactly when some offset in the ball reaches a
+    target pixel); otherwise the Euclidean distance transform.
+    """
+    offsets = _ball_offsets(tolerance, sampling or (1.0,) * source.ndim)
+    if len(offsets) <= _MAX_SHIFTS:
+        return int(np.count_nonzero(source & _within(target, offsets)))
     dist = distance_transform_edt(~target, sampling=sampling)
     return int(np.count_nonzero(dist[source] <= tolerance * (1 + _SLACK)))
 

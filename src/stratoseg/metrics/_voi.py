@@ -127,7 +127,7 @@ def info_from_table(table: Contingency, *, alpha: float = 0.5) -> InfoScore:
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     h_s, h_t, h_st = entropies(table)
-    mutual = h_s + h_t - h_st
+    mutual = float(h_s + h_t - h_st)
     denom = (1 - alpha) * h_s + alpha * h_t
     return InfoScore(
         score=mutual / denom if denom else 1.0,
