@@ -103,3 +103,28 @@ def test_bad_input(
 def test_unknown_metric(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", *map(str, pair), "--metrics", "vrand,accuracy"]) == 2
     assert "got accuracy" in capsys.readouterr().err
+
+
+def test_ignore_label(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = np.array([[[0, 1, 1, 2, 2, 0]] * 4] * 5, np.uint8)  # 0 = unannotated
+    pred = np.array([[[1, 1, 1, 2, 1, 2]] * 4] * 5, np.uint8)
+    tifffile.imwrite(tmp_path / "gt.tif", gt)
+    tifffile.imwrite(tmp_path / "pred.tif", pred)
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "pred.tif"),
+                str(tmp_path / "gt.tif"),
+                "--json",
+                "--metrics",
+                "jaccard",
+                "--ignore-label",
+                "0",
+            ]
+        )
+        == 0
+    )
+    j = json.loads(capsys.readouterr().out)["metrics"]["jaccard"]["jaccard"]
+    assert j[0] is None  # class 0 is only the ignored label: not scored
+    assert j[1:] == pytest.approx([2 / 3, 1 / 2])

@@ -170,3 +170,19 @@ def test_ball_dilation_equals_the_distance_transform() -> None:
         dist = distance_transform_edt(~target, sampling=sampling)
         expected = int(np.count_nonzero(dist[source] <= tol * (1 + _boundary._SLACK)))
         assert _boundary._matched(source, target, tolerance=tol, sampling=sampling) == expected
+
+
+def test_one_merge_hand_worked() -> None:
+    # Two touching 4x3 objects; the prediction merges them into one 4x6 object.
+    # gt boundaries: 12 - 2 interior = 10 per object -> 20 (4 of them on the interface).
+    # pred boundary: the outer ring of 4x6 = 24 - 8 interior = 16, all on the gt boundary.
+    gt = np.zeros((8, 8), np.int32)
+    gt[2:6, 1:4] = 1
+    gt[2:6, 4:7] = 2
+    pred = (gt > 0).astype(np.int32)
+    s = boundary_f1(pred, gt, tolerance=0)
+    assert (s.n_pred, s.n_gt) == (16, 20)
+    assert s.precision == 1.0
+    assert s.recall == pytest.approx(16 / 20)
+    # each interface pixel is one pixel away from the merged object's top or bottom edge
+    assert boundary_f1(pred, gt, tolerance=1).recall == 1.0

@@ -97,10 +97,10 @@ def open_volume(path: str | os.PathLike[str], *, key: str | None = None) -> Volu
     --------
     >>> import numpy as np, tifffile, tempfile, os
     >>> f = os.path.join(tempfile.mkdtemp(), "a.tif")
-    >>> tifffile.imwrite(f, np.zeros((3, 8, 8), np.uint8))
+    >>> tifffile.imwrite(f, np.zeros((5, 8, 8), np.uint8))
     >>> v = open_volume(f)
     >>> v.shape, v.axes, v.format
-    ((3, 8, 8), 'zyx', 'tiff')
+    ((5, 8, 8), 'zyx', 'tiff')
     """
     p, inner = split_inner_key(path)
     if inner is not None:
