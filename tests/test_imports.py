@@ -15,6 +15,7 @@ CORE = [
     "stratoseg.io",
     "stratoseg.workspace",
     "stratoseg.synthetic",
+    "stratoseg.metrics",
     "stratoseg.cli",
     "stratoseg.napari",
     "stratoseg.widgets",  # the package only: napari imports the widget modules themselves
