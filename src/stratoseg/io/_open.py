@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from stratoseg.io._hdf5 import HDF5_SUFFIXES, open_hdf5
 from stratoseg.io._mrc import MRC_SUFFIXES, open_mrc
 from stratoseg.io._tiff import TIFF_SUFFIXES, open_tiff, open_tiff_folder
 from stratoseg.io._volume import Volume
-from stratoseg.io._zarr import is_zarr, open_zarr
+from stratoseg.io._zarr import is_zarr, open_zarr, reference_of
 
 __all__ = ["SUPPORTED", "can_open", "open_volume", "split_inner_key"]
 
@@ -113,6 +114,10 @@ def open_volume(path: str | os.PathLike[str], *, key: str | None = None) -> Volu
         raise FileNotFoundError(f"path does not exist: {p}")
     if p.is_dir():
         if is_zarr(p):
+            meta = reference_of(p) if key is None else None
+            if meta is not None:  # a workspace whose raw image stays in its source zarr
+                vol = open_volume(meta["source"]["path"], key=meta["source"].get("key"))
+                return replace(vol, voxel_size=tuple(meta["voxel_size"]), unit=meta.get("unit"))
             return open_zarr(p, key=key)
         if p.suffix.lower() == ".zarr":
             raise ValueError(f"{p} has no zarr metadata (zarr.json, .zarray or .zgroup)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,14 @@ import zarr
 
 from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
 
-__all__ = ["attrs_of", "is_zarr", "multiscales_of", "open_zarr", "open_zarr_node"]
+__all__ = [
+    "attrs_of",
+    "is_zarr",
+    "multiscales_of",
+    "open_zarr",
+    "open_zarr_node",
+    "reference_of",
+]
 
 _META_FILES = ("zarr.json", ".zarray", ".zgroup")
 
@@ -101,12 +107,16 @@ def _ome_volume(path: Path, group: zarr.Group, ms: dict[str, Any], key: str | No
     )
 
 
-def _referenced_volume(meta: dict[str, Any]) -> Volume:
-    """The raw image of a StratoSeg workspace that references its zarr source in place."""
-    from stratoseg.io._open import open_volume  # the source may be any zarr the opener reads
-
-    vol = open_volume(meta["source"]["path"], key=meta["source"].get("key"))
-    return replace(vol, voxel_size=tuple(meta["voxel_size"]), unit=meta.get("unit"))
+def reference_of(path: Path) -> dict[str, Any] | None:
+    """The ``stratoseg`` attributes of a workspace that references its source in place, else
+    None (the raw image of such a workspace is read from the source)."""
+    if not (path / "zarr.json").is_file():
+        return None
+    try:
+        meta = json.loads((path / "zarr.json").read_text()).get("attributes", {}).get("stratoseg")
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("mode") == "reference" else None
 
 
 def _parent_multiscales(path: Path) -> tuple[dict[str, Any], int] | None:
@@ -142,9 +152,6 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
         ms = multiscales_of(node)
         if key is None and ms is not None:
             return _ome_volume(path, node, ms, None)
-        ws = attrs_of(node).get("stratoseg")
-        if key is None and isinstance(ws, dict) and ws.get("mode") == "reference":
-            return _referenced_volume(ws)
         if key is None:
             arrays = sorted(name for name, _ in node.arrays())
             if len(arrays) == 1:
