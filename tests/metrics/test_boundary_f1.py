@@ -161,15 +161,26 @@ def test_ball_dilation_equals_the_distance_transform() -> None:
     from stratoseg.metrics import _boundary
 
     rng = np.random.default_rng(0)
-    for _ in range(40):
+    for _ in range(60):
         ndim = int(rng.choice([2, 3]))
-        shape = tuple(int(n) for n in rng.integers(5, 20, ndim))
+        shape = tuple(int(n) for n in rng.integers(1, 20, ndim))  # thin images too
         source, target = rng.random(shape) < 0.1, rng.random(shape) < 0.05
+        target.flat[rng.integers(target.size)] = True  # boundary_f1 never passes an empty map
         tol = float(rng.choice([0, 0.5, 1, 1.5, 2, 2.5, 3]))
         sampling = tuple(float(v) for v in rng.choice([0.5, 1.0, 2.0], ndim))
         dist = distance_transform_edt(~target, sampling=sampling)
         expected = int(np.count_nonzero(dist[source] <= tol * (1 + _boundary._SLACK)))
         assert _boundary._matched(source, target, tolerance=tol, sampling=sampling) == expected
+
+
+def test_ignored_ground_truth_region_is_not_scored() -> None:
+    gt = np.zeros((10, 10), np.int32)
+    gt[1:5, 1:5] = 1
+    gt[5:10, :] = 9  # not annotated
+    pred = gt.copy()
+    pred[5:10, :5], pred[5:10, 5:] = 3, 4  # splits inside the ignored region
+    assert boundary_f1(pred, gt, tolerance=0, ignore_label=9).f1 == 1.0
+    assert boundary_f1(pred, gt, tolerance=0).f1 < 1.0
 
 
 def test_one_merge_hand_worked() -> None:

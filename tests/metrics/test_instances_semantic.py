@@ -106,3 +106,12 @@ def test_semantic_ignore_label_and_absent_class() -> None:
     assert s.jaccard[2] == pytest.approx(1 / 2)
     with pytest.raises(ValueError, match="more than 1024"):
         semantic_scores(np.arange(2000).reshape(40, 50), np.zeros((40, 50), int))
+
+
+def test_predicting_the_ignored_class_does_not_count() -> None:
+    # scored voxels: gt [1, 1, 2, 2] vs pred [0, 1, 2, 2]: class 1 J = 1/2, class 2 J = 1
+    s = semantic_scores(
+        np.array([[1, 2, 0, 1, 2, 2]]), np.array([[0, 0, 1, 1, 2, 2]]), ignore_label=0
+    )
+    assert np.isnan(s.jaccard[0])
+    assert s.mean_jaccard == pytest.approx(0.75)

@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
 
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)
+        return None  # NaN (class absent) or inf (PSNR of identical images): null in JSON
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -102,10 +102,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name, fields in scores.items():
         print(f"\n{_TITLES[name]}")
         for key, value in fields.items():
-            if key == "confusion" or (isinstance(value, list) and len(value) > 16):
+            if key == "confusion":
                 continue  # in --json only
             if isinstance(value, list):
-                value = "  ".join("-" if v is None or v != v else f"{v:.4f}" for v in value)
+                if len(value) > 16:
+                    print(f"  {key:<13} ({len(value)} classes: see --json)")
+                    continue
+                value = "  ".join(
+                    f"{c}:{'-' if v is None or v != v else f'{v:.4f}'}" for c, v in enumerate(value)
+                )
             elif isinstance(value, float):
                 value = f"{value:.4f}"
             print(f"  {key:<13} {value}")

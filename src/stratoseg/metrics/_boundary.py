@@ -146,6 +146,8 @@ def _within(target: NDArray[np.bool_], offsets: np.ndarray) -> NDArray[np.bool_]
     """Pixels within one of ``offsets`` of a ``target`` pixel: a dilation by shifted ORs."""
     hit = np.zeros_like(target)
     for off in offsets:
+        if any(abs(int(o)) >= n for o, n in zip(off, target.shape, strict=True)):
+            continue  # reaches outside the image along some axis: nothing to find
         src, dst = [], []
         for o, n in zip(off, target.shape, strict=True):
             o = int(o)
@@ -182,6 +184,7 @@ def boundary_f1(
     tolerance: float = 2.0,
     voxel_size: float | Sequence[float] | None = None,
     background: int | None = 0,
+    ignore_label: int | None = None,
 ) -> BoundaryScore:
     """Boundary (contour) F1 score of a label image against its ground truth.
 
@@ -215,6 +218,9 @@ def boundary_f1(
         Pixel (voxel) spacing per axis, e.g. ``(2.0, 1.0, 1.0)`` for anisotropic volumes.
     background : int or None
         Label without boundaries (default 0); ``None`` treats every label as an object.
+    ignore_label : int, optional
+        A ground-truth label whose voxels are not scored: boundary pixels of either image
+        that lie there are dropped before counting.
 
     Returns
     -------
@@ -249,6 +255,10 @@ def boundary_f1(
     sampling = _check_voxel_size(voxel_size, p.ndim)
     bp = label_boundaries(p, background=background)
     bg = label_boundaries(g, background=background)
+    if ignore_label is not None:
+        scored = g != ignore_label
+        bp &= scored
+        bg &= scored
     n_pred, n_gt = int(np.count_nonzero(bp)), int(np.count_nonzero(bg))
     if n_pred == 0 or n_gt == 0:
         score = 1.0 if n_pred == n_gt else 0.0

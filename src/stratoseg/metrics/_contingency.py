@@ -90,17 +90,30 @@ def _sum_by(labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.nda
     return uniq, np.bincount(inverse, weights=weights, minlength=uniq.size).astype(np.int64)
 
 
+def _as_int64(labels: np.ndarray, name: str) -> np.ndarray:
+    if labels.dtype == np.uint64 and labels.size and int(labels.max()) > np.iinfo(np.int64).max:
+        raise ValueError(
+            f"{name} has labels >= 2**63, which are not supported; relabel it "
+            "(e.g. skimage.segmentation.relabel_sequential)"
+        )
+    return labels.astype(np.int64, copy=False)
+
+
 def _table(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique (pred, gt) pairs of two flat integer arrays and their counts."""
+    """Unique (pred, gt) pairs of two flat integer arrays and their counts.
+
+    Labels may be negative: pairs are packed as offsets from each side's minimum when the two
+    label ranges fit in 63 bits together, and sorted as rows otherwise.
+    """
     if pred.size == 0:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
-    p = pred.astype(np.int64, copy=False)
-    g = gt.astype(np.int64, copy=False)
-    gmax = int(g.max()) + 1
-    if int(p.max()) < np.iinfo(np.int64).max // gmax:
-        keys, counts = np.unique(p * gmax + g, return_counts=True)
-        return keys // gmax, keys % gmax, counts.astype(np.int64)
+    p, g = _as_int64(pred, "pred"), _as_int64(gt, "gt")
+    pmin, gmin = int(p.min()), int(g.min())
+    span_p, span_g = int(p.max()) - pmin + 1, int(g.max()) - gmin + 1
+    if span_p * span_g < 2**62:
+        keys, counts = np.unique((p - pmin) * span_g + (g - gmin), return_counts=True)
+        return keys // span_g + pmin, keys % span_g + gmin, counts.astype(np.int64)
     pairs, counts = np.unique(np.stack([p, g], axis=1), axis=0, return_counts=True)
     return pairs[:, 0], pairs[:, 1], counts.astype(np.int64)
 

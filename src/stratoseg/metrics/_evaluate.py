@@ -116,11 +116,15 @@ def evaluate(
             elif m == "pq":
                 out[m] = _plain(instances_from_table(table, iou_threshold=iou_threshold))
             elif m == "jaccard":
-                out[m] = _plain(semantic_from_table(table))
+                out[m] = _plain(semantic_from_table(table, ignore_label=ignore_label))
             elif m == "bf1":
                 out[m] = _plain(
                     boundary_f1(
-                        np.asarray(pred), np.asarray(gt), tolerance=tolerance, voxel_size=voxel_size
+                        np.asarray(pred),
+                        np.asarray(gt),
+                        tolerance=tolerance,
+                        voxel_size=voxel_size,
+                        ignore_label=ignore_label,
                     )
                 )
     image_metrics = [m for m in metrics if m in IMAGE_METRICS]

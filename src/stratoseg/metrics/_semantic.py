@@ -47,6 +47,9 @@ class SemanticScore:
 
 def confusion_from_table(table: Contingency, *, n_classes: int | None = None) -> np.ndarray:
     """The dense ``(K, K)`` confusion matrix (true class rows, predicted class columns)."""
+    low = int(min(table.pred.min(initial=0), table.gt.min(initial=0)))
+    if low < 0:
+        raise ValueError(f"semantic scores need class labels 0..K-1, got label {low}")
     top = int(max(table.pred.max(initial=0), table.gt.max(initial=0))) + 1
     k = top if n_classes is None else int(n_classes)
     if k < top:
@@ -61,8 +64,11 @@ def confusion_from_table(table: Contingency, *, n_classes: int | None = None) ->
     return out
 
 
-def semantic_from_table(table: Contingency, *, n_classes: int | None = None) -> SemanticScore:
-    """Per-class Jaccard and Dice from a contingency table (see :func:`semantic_scores`)."""
+def semantic_from_table(
+    table: Contingency, *, n_classes: int | None = None, ignore_label: int | None = None
+) -> SemanticScore:
+    """Per-class Jaccard and Dice from a contingency table (see :func:`semantic_scores`); the
+    ``ignore_label`` class, absent from the scored ground truth, is not scored either."""
     conf = confusion_from_table(table, n_classes=n_classes)
     tp = np.diag(conf).astype(np.float64)
     fp = conf.sum(axis=0) - tp
@@ -71,6 +77,8 @@ def semantic_from_table(table: Contingency, *, n_classes: int | None = None) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         jaccard = np.where(union > 0, tp / union, np.nan)
         dice = np.where(union > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+    if ignore_label is not None and 0 <= ignore_label < len(jaccard):
+        jaccard[ignore_label] = dice[ignore_label] = np.nan
     total = conf.sum()
     if total == 0:
         raise ValueError("gt has no voxel to score (empty, or every label ignored)")
@@ -117,4 +125,6 @@ def semantic_scores(
     [1.0, 0.5, 0.5]
     """
     ignore = () if ignore_label is None else (ignore_label,)
-    return semantic_from_table(contingency(pred, gt, ignore_labels=ignore), n_classes=n_classes)
+    return semantic_from_table(
+        contingency(pred, gt, ignore_labels=ignore), n_classes=n_classes, ignore_label=ignore_label
+    )

@@ -130,9 +130,9 @@ def info_from_table(table: Contingency, *, alpha: float = 0.5) -> InfoScore:
     mutual = float(h_s + h_t - h_st)
     denom = (1 - alpha) * h_s + alpha * h_t
     return InfoScore(
-        score=mutual / denom if denom else 1.0,
-        split=mutual / h_s if h_s else 1.0,
-        merge=mutual / h_t if h_t else 1.0,
+        score=float(mutual / denom) if denom else 1.0,
+        split=float(mutual / h_s) if h_s else 1.0,
+        merge=float(mutual / h_t) if h_t else 1.0,
         alpha=float(alpha),
     )
 
