@@ -14,9 +14,10 @@ def segments_from_boundaries(
 ) -> np.ndarray:
     """Label the regions a boundary map separates; boundary voxels get label 0.
 
-    The ISBI 2012 challenge scored membrane probability maps this way: threshold, optionally
-    thin the boundaries to one voxel (skeletonize), and take the connected components of the
-    rest (4-connectivity in 2-D, 6 in 3-D) as segments. The boundary voxels then belong to no
+    The ISBI 2012 challenge scored membrane probability maps this way: threshold, take the
+    connected components of the rest (4-connectivity in 2-D, 6 in 3-D) as segments, and
+    optionally thin the boundaries to one voxel (skeletonize), the voxels freed by thinning
+    joining their nearest segment. The boundary voxels then belong to no
     segment, which :func:`~stratoseg.metrics.v_rand` handles with ``pred_boundary=0``.
 
     Parameters
@@ -46,7 +47,13 @@ def segments_from_boundaries(
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"boundary must be a boolean or numeric map, got dtype {arr.dtype}")
     mask = arr if arr.dtype == bool else arr > threshold
-    if thin and mask.any():
-        mask = skeletonize(mask)
     labels, _ = ndi.label(~mask, structure=ndi.generate_binary_structure(arr.ndim, 1))
+    if thin and mask.any() and labels.any():
+        # The segments are the regions of the full boundary map; thinning only hands the
+        # boundary voxels it frees to the nearest segment. Labelling after a skeletonize instead
+        # would merge regions whose separating boundary the skeleton does not keep closed.
+        skeleton = skeletonize(mask)
+        freed = mask & ~skeleton
+        _, nearest = ndi.distance_transform_edt(labels == 0, return_indices=True)
+        labels[freed] = labels[tuple(idx[freed] for idx in nearest)]
     return labels.astype(np.int32)
