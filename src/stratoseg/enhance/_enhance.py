@@ -117,8 +117,10 @@ def _maps(
         dt = distance_to(~fg, sampling=sampling, max_distance=d)  # eq (1): to I = 0
         dtc = distance_to(fg, sampling=sampling, max_distance=d)  # eq (3): to I = max
     elif p.method == "grayscale":
-        levels = np.arange(1, p.levels + 1) / p.levels  # thresholds on the normalised image
-        dt, dtc = level_set_distances(img, levels, sampling=sampling, max_distance=d)
+        # F_i = {I >= i}: thresholds half a step below each level of the normalised image, so
+        # an integer image with levels = its range is exact and immune to rounding
+        levels = (np.arange(1, p.levels + 1) - 0.5) / p.levels
+        dt, dtc = level_set_distances(img, levels.tolist(), sampling=sampling, max_distance=d)
         dt, dtc = dt / p.levels, dtc / p.levels  # eqs (5)-(6), averaged over the levels
     elif p.method == "projected":
         dt = geodesic_distance(
