@@ -9,14 +9,8 @@ machine.
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-
 import numpy as np
+from _report import machine, timed, write_section
 
 from stratoseg.metrics import (
     adapted_rand_error,
@@ -29,14 +23,7 @@ from stratoseg.metrics import (
 )
 from stratoseg.synthetic import make_membranes
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 SHAPE = (256, 256, 256)
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
 
 
 def make_pair() -> tuple[np.ndarray, np.ndarray]:
@@ -91,47 +78,34 @@ def main() -> None:
         )
     )
     total_all_metrics = t_all + t_img + rows[5][1]
-    write_section(rows, n_inst, t_make, total_all_metrics)
+    write_metrics(rows, n_inst, t_make, total_all_metrics)
 
 
 def _fmt(result: tuple[float, object]) -> tuple[float, str]:
     return result[0], ""
 
 
-def write_section(
+def write_metrics(
     rows: list[tuple[str, float, str]], n_inst: int, t_make: float, total: float
 ) -> None:
-    lines = [
-        "<!-- metrics:start -->",
-        "## Metrics (`benchmarks/bench_metrics.py`)",
-        "",
-        f"Volume {' x '.join(map(str, SHAPE))}, {n_inst:,} ground-truth instances "
-        f"(synthetic membranes, cell size 15), prediction = ground truth shifted by one voxel "
-        f"with every tenth object merged. Machine: {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}. "
-        f"Making the pair took {t_make:.1f} s.",
-        "",
-        "| what | seconds | note |",
-        "|---|---:|---|",
-        *(f"| {name} | {sec:.2f} | {note} |" for name, sec, note in rows),
-        "",
-        f"**All metrics** (label metrics through `evaluate`, semantic scores, image quality): "
-        f"{total:.1f} s; the goal is under 10 s.",
-        "<!-- metrics:end -->",
-    ]
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else "# Benchmarks\n\nMade by the scripts in "
-        "`benchmarks/`; each rewrites its own section.\n\n"
+    write_section(
+        "metrics",
+        [
+            "## Metrics (`benchmarks/bench_metrics.py`)",
+            "",
+            f"Volume {' x '.join(map(str, SHAPE))}, {n_inst:,} ground-truth instances "
+            f"(synthetic membranes, cell size 15), prediction = ground truth shifted by one voxel "
+            f"with every tenth object merged. Machine: {machine()}. Making the pair took "
+            f"{t_make:.1f} s.",
+            "",
+            "| what | seconds | note |",
+            "|---|---:|---|",
+            *(f"| {name} | {sec:.2f} | {note} |" for name, sec, note in rows),
+            "",
+            f"**All metrics** (label metrics through `evaluate`, semantic scores, image quality): "
+            f"{total:.1f} s; the goal is under 10 s.",
+        ],
     )
-    start, end = "<!-- metrics:start -->", "<!-- metrics:end -->"
-    if start in text:
-        text = text[: text.index(start)] + "\n".join(lines) + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + "\n".join(lines) + "\n"
-    DOC.write_text(text)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
