@@ -34,9 +34,10 @@ def write_section(key: str, lines: list[str]) -> None:
         DOC.read_text()
         if DOC.exists()
         else (
-            "# Benchmarks\n\nMade by the scripts in `benchmarks/`; each rewrites its own section. "
-            "Timings are one run each on the machine named; ratios compare methods measured side by "
-            "side in the same run, which is what stays meaningful on a shared machine.\n"
+            "# Benchmarks\n\nMade by the scripts in `benchmarks/`; each rewrites its own "
+            "section. Timings are one run each on the machine named; ratios compare methods "
+            "measured side by side in the same run, which is what stays meaningful on a shared "
+            "machine.\n"
         )
     )
     if start in text:
