@@ -16,6 +16,7 @@ CORE = [
     "stratoseg.workspace",
     "stratoseg.synthetic",
     "stratoseg.metrics",
+    "stratoseg.enhance",
     "stratoseg.cli",
     "stratoseg.napari",
     "stratoseg.widgets",  # the package only: napari imports the widget modules themselves
