@@ -30,14 +30,19 @@ def main() -> None:
     panels: list[tuple[str, np.ndarray]] = [("image I", image)]
     _, dt, dtc = enhance_array(image, EnhanceParams(method="binary"), return_maps=True)
     panels += [("binary DT (eq 1)", dt), ("binary DT_c (eq 3)", dtc)]
-    for method, extra in (("binary", {}), ("grayscale", {"levels": 8}),
-                          ("projected", {"gamma": 4.0}), ("geodesic", {"gamma": 4.0})):
+    for method, extra in (
+        ("binary", {}),
+        ("grayscale", {"levels": 8}),
+        ("projected", {"gamma": 4.0}),
+        ("geodesic", {"gamma": 4.0}),
+    ):
         p = EnhanceParams(method=method, max_distance=12.0, **extra)
         panels.append((f"I_e {method}", enhance_array(image, p)))
     cols, pad, title = 4, 8, 16
     rows = -(-len(panels) // cols)
-    sheet = Image.new("RGB", (cols * (SIZE + pad) + pad, rows * (SIZE + title + pad) + pad),
-                      "white")
+    sheet = Image.new(
+        "RGB", (cols * (SIZE + pad) + pad, rows * (SIZE + title + pad) + pad), "white"
+    )
     draw = ImageDraw.Draw(sheet)
     for k, (name, arr) in enumerate(panels):
         x = pad + (k % cols) * (SIZE + pad)

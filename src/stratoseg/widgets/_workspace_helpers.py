@@ -1,13 +1,15 @@
-"""Helpers of the Load / Workspace widget: the open-workspace session, texts, Qt plumbing."""
+"""Helpers of the Load / Workspace widget: the open-workspace session and texts.
+
+Generic Qt plumbing shared with other widgets lives in :mod:`stratoseg.widgets._common`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QEvent, QObject, Signal
 
 from stratoseg.io import Volume
 from stratoseg.napari._layers import LayerData, layer_name, workspace_layer_data
@@ -18,8 +20,6 @@ if TYPE_CHECKING:
     from napari.layers import Layer
 
 __all__ = [
-    "CloseWatcher",
-    "ProgressRelay",
     "SessionSlot",
     "WorkspaceSession",
     "default_chunk_edge",
@@ -237,37 +237,3 @@ def _meta(layer: Any) -> dict[str, Any]:
 
 def _role(layer: Any) -> str | None:
     return _meta(layer).get("role")
-
-
-class ProgressRelay(QObject):
-    """Carries ``progress(done, total)`` calls from a worker thread to the GUI thread."""
-
-    progressed = Signal(int, int)
-
-
-class CloseWatcher(QObject):
-    """Calls ``on_close`` when the watched widget gets a close event or loses its parent.
-
-    napari's dock-widget close button reparents the inner widget to None rather than closing
-    it; both ways end the widget's use, so both release what it holds.
-    """
-
-    def __init__(self, widget: QObject, on_close: Callable[[], None]) -> None:
-        super().__init__(widget)
-        self._on_close = on_close
-        self._had_parent = False
-        widget.installEventFilter(self)
-
-    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
-        if obj is None or event is None:
-            return False
-        kind = event.type()
-        if kind == QEvent.Type.Close:
-            self._on_close()
-        elif kind == QEvent.Type.ParentChange:
-            if obj.parent() is not None:
-                self._had_parent = True
-            elif self._had_parent:
-                self._had_parent = False
-                self._on_close()
-        return False

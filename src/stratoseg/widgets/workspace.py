@@ -24,9 +24,8 @@ from qtpy.QtWidgets import QFileDialog
 from stratoseg._progress import Cancelled
 from stratoseg.io import open_volume
 from stratoseg.napari._layers import labels_layer_data
+from stratoseg.widgets._common import CloseWatcher, ProgressRelay, advance
 from stratoseg.widgets._workspace_helpers import (
-    CloseWatcher,
-    ProgressRelay,
     SessionSlot,
     WorkspaceSession,
     default_chunk_edge,
@@ -238,11 +237,9 @@ class WorkspaceWidget(Container):
         )
 
     def _on_progress(self, done: int, total: int) -> None:
-        if self._pbar is not None and total > 0:
-            if self._pbar.total != total:
-                self._pbar.total = total
-            self._pbar.update(done - self._pbar.n)
-            self.status.value = f"Creating workspace... {100 * done // total}%"
+        percent = advance(self._pbar, done, total)
+        if percent is not None:
+            self.status.value = f"Creating workspace... {percent}%"
 
     def _end(self) -> None:
         if self._pbar is not None:

@@ -1,0 +1,142 @@
+"""Helpers of the Enhance widget: parameter texts, slices of layers, the volume job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+from pydantic import ValidationError
+
+from stratoseg._progress import ProgressFn, StopFn, dask_progress
+from stratoseg.enhance import EnhanceParams, enhance_volume, write_enhanced_channel
+from stratoseg.workspace import Workspace
+
+if TYPE_CHECKING:
+    import napari.viewer
+    from napari.layers import Image, Layer
+
+__all__ = [
+    "PREVIEW_ROLE",
+    "RELEVANT",
+    "EnhanceRun",
+    "describe",
+    "layer_meta",
+    "plane_at",
+    "replace_layer",
+]
+
+#: The methods that use each optional parameter (alpha, beta, max distance, mode: all of them).
+RELEVANT = {
+    "threshold": {"binary", "geodesic"},
+    "levels": {"grayscale"},
+    "gamma": {"projected", "geodesic"},
+}
+#: ``metadata["stratoseg"]["role"]`` of preview layers (never offered as input).
+PREVIEW_ROLE = "enhance-preview"
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line message for a user error; pydantic errors name each field and value.
+
+    Examples
+    --------
+    >>> try:
+    ...     EnhanceParams(levels=0)
+    ... except ValueError as exc:
+    ...     print(describe(exc))
+    levels: Input should be greater than or equal to 1 (got 0)
+    """
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e['input']!r})" for e in exc.errors()
+        )
+    return str(exc)
+
+
+def layer_meta(layer: Layer) -> dict[str, Any]:
+    """A copy of ``layer.metadata["stratoseg"]`` (empty when absent)."""
+    return dict(layer.metadata.get("stratoseg", {}))
+
+
+def plane_at(layer: Image, world_point: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The last two axes of ``layer`` (level 0) at a world position, and the leading index.
+
+    ``world_point`` is ``viewer.dims.point``; it is mapped through the layer's scale and
+    translate, rounded and clipped to the data.
+
+    Raises
+    ------
+    ValueError
+        For an RGB(A) layer.
+    """
+    if layer.rgb:
+        raise ValueError(f"layer {layer.name!r} is RGB; enhancement needs a grey image")
+    data = layer.data[0] if layer.multiscale else layer.data
+    point = layer.world_to_data(world_point)
+    lead = tuple(
+        int(np.clip(round(float(p)), 0, n - 1))
+        for p, n in zip(point[:-2], data.shape[:-2], strict=True)
+    )
+    return np.asarray(data[lead]), lead
+
+
+def replace_layer(viewer: napari.viewer.Viewer, data: Any, *, name: str, **kwargs: Any) -> Image:
+    """Add an image layer called ``name``, removing any layer of that name first."""
+    for layer in [layer for layer in viewer.layers if layer.name == name]:
+        viewer.layers.remove(layer)
+    return viewer.add_image(data, name=name, **kwargs)
+
+
+@dataclass
+class EnhanceRun:
+    """One *Run on volume* job: the input layer, parameters and destination.
+
+    Attributes
+    ----------
+    layer : napari.layers.Image
+        The input image (level 0 when multiscale).
+    params : EnhanceParams
+    channel : str
+        Channel name; the result layer is ``"<layer> <channel>"``.
+    overwrite : bool
+        Replace an existing workspace channel.
+    ws : Workspace or None
+        Open for writing when the result goes to ``channels/<channel>``; :meth:`compute`
+        closes it. None: computed in memory.
+    """
+
+    layer: Image
+    params: EnhanceParams
+    channel: str
+    overwrite: bool
+    ws: Workspace | None
+
+    def compute(self, progress: ProgressFn, should_stop: StopFn) -> Any:
+        """The enhanced volume: a dask view of the written channel, or a numpy array."""
+        if self.ws is not None:
+            with self.ws:
+                array = write_enhanced_channel(
+                    self.ws, self.params, name=self.channel, overwrite=self.overwrite,
+                    progress=progress, should_stop=should_stop,
+                )  # fmt: skip
+            return da.from_zarr(array)
+        data = self.layer.data[0] if self.layer.multiscale else self.layer.data
+        voxel_size = tuple(float(s) for s in self.layer.scale)
+        with dask_progress(progress, should_stop):  # the global range and Otsu pass too
+            return enhance_volume(data, self.params, voxel_size=voxel_size).compute()
+
+    def layer_kwargs(self) -> dict[str, Any]:
+        """``name``, ``scale``, ``translate`` and ``metadata`` of the result layer."""
+        meta: dict[str, Any] = {"role": "enhanced", "source": self.layer.name}
+        if self.ws is not None:
+            meta = {"workspace": str(self.ws.path), "array": f"channels/{self.channel}"}
+            meta.update(role="channel", name=self.channel)
+        meta["enhance"] = self.params.model_dump()
+        return {
+            "name": f"{self.layer.name} {self.channel}",
+            "scale": tuple(self.layer.scale),
+            "translate": tuple(self.layer.translate),
+            "metadata": {"stratoseg": meta},
+        }
