@@ -10,9 +10,10 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 need_apt=()
 command -v Xvfb >/dev/null || need_apt+=(xvfb xauth)
+# (grep without -q: with pipefail, an early exit of grep -q would fail the pipe by SIGPIPE)
 for lib in libGL.so.1 libEGL.so.1 libxkbcommon-x11.so.0 libxcb-icccm.so.4 libxcb-cursor.so.0 \
            libfontconfig.so.1 libdbus-1.so.3; do
-  ldconfig -p 2>/dev/null | grep -q "$lib" || { need_apt+=(libgl1 libegl1 libgl1-mesa-dri \
+  ldconfig -p 2>/dev/null | grep -F "$lib" >/dev/null || { need_apt+=(libgl1 libegl1 libgl1-mesa-dri \
     libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
     libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 \
     libxcb-shape0 libxcb-cursor0 libxcb-xkb1); break; }
