@@ -84,3 +84,21 @@ def test_channels_image_and_missing_output(
     assert not (tmp_path / "ws.zarr").exists()
     assert main(["enhance", str(tmp_path / "c.tif")]) == 2
     assert "give -o" in capsys.readouterr().err
+
+
+def test_failures_after_checks_leave_no_workspace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nan = np.full((5, 8, 8), np.nan, np.float32)
+    tifffile.imwrite(tmp_path / "nan.tif", nan, imagej=True, metadata={"axes": "ZYX"})
+    assert main(["enhance", str(tmp_path / "nan.tif"), "-o", str(tmp_path / "n.zarr")]) == 2
+    assert "NaN" in capsys.readouterr().err
+    assert not (tmp_path / "n.zarr").exists()
+    ok = np.zeros((5, 8, 8), np.uint8)
+    tifffile.imwrite(tmp_path / "ok.tif", ok, imagej=True, metadata={"axes": "ZYX"})
+    assert (
+        main(["enhance", str(tmp_path / "ok.tif"), "-o", str(tmp_path / "o.zarr"), "--name", "a/b"])
+        == 2
+    )
+    assert "--name must start" in capsys.readouterr().err
+    assert not (tmp_path / "o.zarr").exists()

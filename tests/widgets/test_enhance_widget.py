@@ -166,6 +166,18 @@ def test_cancel_adds_nothing(docked: Any) -> None:
     assert widget.run_button.enabled
 
 
+def test_threaded_cancel_is_reported_not_raised(docked: Any, qtbot: Any) -> None:
+    """A cancel in the worker ends in the status line; nothing reaches the Qt event loop."""
+    viewer, widget, _ = docked
+    widget.clip.value = True
+    widget.max_distance.value = 3.0
+    widget._relay.progressed.connect(lambda done, total: widget.cancel())
+    assert widget.run_volume() is not None
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=30_000)
+    assert widget.status.value.startswith("Cancelled")
+    assert [lay.name for lay in viewer.layers] == ["vol"]
+
+
 def test_bad_parameter_is_reported(docked: Any, errors: list[str]) -> None:
     viewer, widget, _ = docked
     widget.method.value = "grayscale"

@@ -187,6 +187,19 @@ def test_cancel_leaves_nothing_behind(docked: Any, source: Path) -> None:
     assert len(viewer.layers) == 0
 
 
+def test_threaded_cancel_is_reported_not_raised(docked: Any, source: Path, qtbot: Any) -> None:
+    """A cancel in the worker ends in the status line; nothing reaches the Qt event loop."""
+    viewer, widget = docked
+    widget.source.value = source
+    widget._relay.progressed.connect(lambda done, total: widget.cancel())
+    assert widget.create_workspace() is not None
+    qtbot.waitUntil(lambda: widget.status.value.startswith("Cancelled"), timeout=30_000)
+    # a cancel that arrives after the last task says so ("Cancelled after the workspace was
+    # written"); either way nothing is opened or added
+    assert len(viewer.layers) == 0
+    assert widget.workspace is None
+
+
 def test_existing_target_is_reported(docked: Any, source: Path, errors: list[str]) -> None:
     _, widget = docked
     create_workspace(source.with_suffix(".zarr"), source).close()

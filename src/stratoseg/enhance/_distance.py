@@ -18,6 +18,17 @@ from scipy.sparse import csgraph
 __all__ = ["distance_to", "geodesic_distance", "level_set_distances"]
 
 
+def _no_feature(
+    shape: tuple[int, ...], sampling: Sequence[float] | None, max_distance: float | None
+) -> float:
+    """The distance to a feature that is not there: ``max_distance`` when clipped, else the
+    array's diagonal (longer than any distance inside it), so maps stay finite."""
+    if max_distance is not None:
+        return float(max_distance)
+    spacing = sampling if sampling is not None else (1.0,) * len(shape)
+    return float(np.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing, strict=True))))
+
+
 def _clip(dist: np.ndarray, max_distance: float | None) -> np.ndarray:
     return dist if max_distance is None else np.minimum(dist, max_distance)
 
@@ -31,7 +42,9 @@ def distance_to(
     """Euclidean distance from each voxel to the nearest voxel of ``features`` (eq 1, 3).
 
     ``DT(x) = min_{y in features} |x - y|``; 0 on the features. With no feature in the array
-    the distance is infinite (``max_distance`` when clipped).
+    (a constant image, a slice without foreground) every voxel gets the array's diagonal
+    length, longer than any distance inside it (``max_distance`` when clipped), so the enhanced
+    image stays finite.
 
     Examples
     --------
@@ -39,7 +52,7 @@ def distance_to(
     [[0.0, 1.0, 2.0, 3.0]]
     """
     if not features.any():
-        return np.full(features.shape, np.inf if max_distance is None else max_distance)
+        return np.full(features.shape, _no_feature(features.shape, sampling, max_distance))
     dist = ndi.distance_transform_edt(~features, sampling=sampling)
     return _clip(np.asarray(dist, dtype=np.float64), max_distance)
 
@@ -124,7 +137,7 @@ def geodesic_distance(
     [[0.0, 1.0, 3.236, 4.236]]
     """
     if not seeds.any():
-        return np.full(image.shape, np.inf if max_distance is None else max_distance)
+        return np.full(image.shape, _no_feature(image.shape, sampling, max_distance))
     sampling = tuple(sampling) if sampling is not None else (1.0,) * image.ndim
     flat = np.asarray(image, np.float64).ravel()
     rows, cols, weights = [], [], []

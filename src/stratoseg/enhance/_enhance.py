@@ -44,7 +44,9 @@ class EnhanceParams(BaseModel):
         Distances within each z-slice, or in 3-D.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=True, allow_inf_nan=False
+    )
 
     method: Literal["binary", "grayscale", "projected", "geodesic"] = "binary"
     alpha: float = Field(default=1.0, ge=0)
@@ -81,8 +83,10 @@ def global_values(image: np.ndarray | da.Array, params: EnhanceParams) -> Global
     threshold = params.threshold
     if threshold is None:
         if hi > lo:
-            counts, _ = da.histogram(da.asarray(image), bins=256, range=(lo, hi))
-            threshold = float(threshold_otsu(hist=np.asarray(counts))) / 255.0
+            counts, edges = da.histogram(da.asarray(image), bins=256, range=(lo, hi))
+            centres = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2
+            otsu = float(threshold_otsu(hist=(np.asarray(counts), centres)))
+            threshold = (otsu - lo) / (hi - lo)  # on the image scaled to [0, 1]
         else:
             threshold = 0.5
     return Globals(lo, hi, threshold)
@@ -195,7 +199,7 @@ def enhance_array(
                 f"{'all-zero' if not seeds.any() else 'all-one'} mask"
             )
     g = globals_ or global_values(arr, p)
-    sampling = tuple(float(v) for v in (voxel_size or (1.0,) * arr.ndim))
+    sampling = tuple(float(v) for v in ((1.0,) * arr.ndim if voxel_size is None else voxel_size))
     if len(sampling) != arr.ndim or not all(v > 0 for v in sampling):
         raise ValueError(f"voxel_size must be {arr.ndim} positive numbers, got {voxel_size!r}")
     img = arr.astype(np.float64) if arr.dtype == bool else _normalise(arr, g)
@@ -233,7 +237,7 @@ def enhance_volume(
     if arr.ndim not in (2, 3):
         raise ValueError(f"image must be 2-D or 3-D, got shape {arr.shape}")
     g = global_values(arr, p)
-    sampling = tuple(float(v) for v in (voxel_size or (1.0,) * arr.ndim))
+    sampling = tuple(float(v) for v in ((1.0,) * arr.ndim if voxel_size is None else voxel_size))
 
     def block(b: np.ndarray) -> np.ndarray:
         return enhance_array(b, p, voxel_size=sampling, globals_=g)

@@ -288,6 +288,9 @@ class EnhanceWidget(Container):
         if inputs is None:
             return None
         layer, params = inputs
+        if layer.rgb:
+            self._report(f"layer {layer.name!r} is RGB; enhancement needs a grey image", error=True)
+            return None
         channel = str(self.channel.value).strip() or params.method
         meta, ws = layer_meta(layer), None
         if self.to_workspace.value and meta.get("workspace") and meta.get("role") == "image":
@@ -365,7 +368,8 @@ class EnhanceWidget(Container):
         if run is None:
             return None
         self._begin()
-        worker = thread_worker(self._compute, start_thread=False)(run)
+        # errors (a cancel included) go to _on_failed only, never re-raised into the Qt loop
+        worker = thread_worker(self._compute, start_thread=False, ignore_errors=True)(run)
         worker.returned.connect(lambda data: self._on_done(run, data))
         worker.errored.connect(self._on_failed)
         worker.finished.connect(self._end)

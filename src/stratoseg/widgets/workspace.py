@@ -275,7 +275,8 @@ class WorkspaceWidget(Container):
         if args is None:
             return None
         self._begin()
-        worker = thread_worker(self._create_job, start_thread=False)(*args)
+        # errors (a cancel included) go to _on_failed only, never re-raised into the Qt loop
+        worker = thread_worker(self._create_job, start_thread=False, ignore_errors=True)(*args)
         worker.returned.connect(self._on_created)
         worker.errored.connect(self._on_failed)
         worker.finished.connect(self._end)
