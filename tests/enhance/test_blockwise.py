@@ -57,3 +57,50 @@ def test_channel_written_to_the_workspace(tmp_path: Path, volume) -> None:
         assert "eqs (1), (3), (4)" in arr.attrs["params"]["equation"]
     assert seen
     assert seen[-1][0] == seen[-1][1]
+
+
+def test_seed_masks_block_by_block(volume) -> None:
+    seeds = np.zeros(volume.shape, bool)
+    seeds[:, 20:24, 10:50] = True  # e.g. a labelled structure
+    p = EnhanceParams(method="geodesic", max_distance=4.0, gamma=3.0)
+    whole = enhance_array(volume, p, seeds=seeds)
+    blocks = enhance_volume(volume, p, seeds=seeds, chunks=(8, 16, 16)).compute()
+    assert float(np.abs(blocks - whole).max()) < 1e-5
+    with pytest.raises(ValueError, match="all-zero mask"):
+        enhance_volume(volume, p, seeds=np.zeros(volume.shape, bool))
+    with pytest.raises(ValueError, match="for the geodesic method"):
+        enhance_volume(volume, EnhanceParams(method="binary"), seeds=seeds)
+
+
+def test_seeds_from_a_workspace_label_image(tmp_path: Path, volume) -> None:
+    from stratoseg.cli import main
+
+    tifffile.imwrite(tmp_path / "v.tif", volume, imagej=True, metadata={"axes": "ZYX"})
+    seeds = np.zeros(volume.shape, np.uint32)
+    seeds[5, 10:12, 10:12] = 3
+    with create_workspace(
+        tmp_path / "ws.zarr", tmp_path / "v.tif", labels=None, label_images={"marks": seeds}
+    ):
+        pass
+    assert (
+        main(
+            [
+                "enhance",
+                str(tmp_path / "ws.zarr"),
+                "--method",
+                "geodesic",
+                "--seeds",
+                "marks",
+                "--max-distance",
+                "5",
+            ]
+        )
+        == 0
+    )
+    from stratoseg.workspace import Workspace
+
+    with Workspace.open(tmp_path / "ws.zarr") as ws:
+        arr = ws.array("channels/geodesic")
+        p = EnhanceParams(method="geodesic", max_distance=5.0)
+        np.testing.assert_allclose(arr[...], enhance_array(volume, p, seeds=seeds > 0), atol=1e-5)
+        assert arr.attrs["params"]["seeds"] == "labels/marks > 0"

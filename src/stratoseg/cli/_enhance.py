@@ -59,6 +59,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--mode", choices=["2d", "3d"], default="3d", help="per slice or 3-D (3d)")
     p.add_argument("--name", help="channel name (default: the method)")
+    p.add_argument(
+        "--seeds",
+        metavar="LABELS",
+        help="geodesic method: seeds are the voxels > 0 of this label image of the "
+        "workspace (default: the voxels below the threshold)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing channel")
     p.set_defaults(func=cmd_enhance)
 
@@ -110,7 +116,12 @@ def cmd_enhance(args: argparse.Namespace) -> int:
                 created = True
             with ws:
                 arr = write_enhanced_channel(
-                    ws, params, name=args.name, overwrite=args.overwrite, progress=bar
+                    ws,
+                    params,
+                    name=args.name,
+                    overwrite=args.overwrite,
+                    seeds_labels=args.seeds,
+                    progress=bar,
                 )
     except BaseException:
         if created:  # the workspace this command made is not what was asked for: remove it

@@ -193,7 +193,9 @@ def enhance_array(
         seeds = np.asarray(seeds, bool)
         if seeds.shape != arr.shape:
             raise ValueError(f"seeds must have the image's shape {arr.shape}, got {seeds.shape}")
-        if not seeds.any() or seeds.all():
+        if p.method != "geodesic":
+            raise ValueError(f"seeds are for the geodesic method, got method {p.method!r}")
+        if globals_ is None and (not seeds.any() or seeds.all()):  # a block may lack seeds
             raise ValueError(
                 "seeds must mark some voxels and leave others unmarked, got an "
                 f"{'all-zero' if not seeds.any() else 'all-one'} mask"
@@ -222,6 +224,7 @@ def enhance_volume(
     *,
     voxel_size: Sequence[float] | None = None,
     chunks: int | Sequence[int] | None = None,
+    seeds: np.ndarray | da.Array | None = None,
 ) -> da.Array:
     """The enhanced image of a (lazy) volume, block by block when the maps are clipped.
 
@@ -229,6 +232,8 @@ def enhance_volume(
     whole volume's range and threshold (:func:`global_values`, one pass), and keeps its core,
     so the result equals :func:`enhance_array` of the whole array. Without ``max_distance``
     the maps are not local: the volume is computed as one block (it must fit in memory).
+    ``seeds`` (geodesic method): a mask of the volume's shape, read block by block with the
+    same halo (e.g. a label image > 0).
     """
     p = params or EnhanceParams()
     arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
@@ -239,12 +244,28 @@ def enhance_volume(
     g = global_values(arr, p)
     sampling = tuple(float(v) for v in ((1.0,) * arr.ndim if voxel_size is None else voxel_size))
 
-    def block(b: np.ndarray) -> np.ndarray:
-        return enhance_array(b, p, voxel_size=sampling, globals_=g)
+    inputs = [arr]
+    if seeds is not None:
+        mask = seeds if isinstance(seeds, da.Array) else da.from_array(np.asarray(seeds))
+        if tuple(mask.shape) != tuple(arr.shape):
+            raise ValueError(f"seeds must have the image's shape {arr.shape}, got {mask.shape}")
+        if p.method != "geodesic":
+            raise ValueError(f"seeds are for the geodesic method, got method {p.method!r}")
+        mask = mask.astype(bool).rechunk(arr.chunks)
+        some, every = da.compute(mask.any(), mask.all())
+        if not some or every:
+            raise ValueError(
+                "seeds must mark some voxels and leave others unmarked, got an "
+                f"{'all-zero' if not some else 'all-one'} mask"
+            )
+        inputs.append(mask)
+
+    def block(b: np.ndarray, s: np.ndarray | None = None) -> np.ndarray:
+        return enhance_array(b, p, voxel_size=sampling, globals_=g, seeds=s)
 
     meta = np.empty((0,) * arr.ndim, np.float32)
     if p.max_distance is None:
-        whole = arr.rechunk(arr.shape)
-        return whole.map_blocks(block, dtype=np.float32, meta=meta).rechunk(arr.chunks)
+        whole = [a.rechunk(arr.shape) for a in inputs]
+        return da.map_blocks(block, *whole, dtype=np.float32, meta=meta).rechunk(arr.chunks)
     depth = dict(enumerate(halo(p, sampling)))
-    return arr.map_overlap(block, depth=depth, boundary="none", dtype=np.float32, meta=meta)
+    return da.map_overlap(block, *inputs, depth=depth, boundary="none", dtype=np.float32, meta=meta)

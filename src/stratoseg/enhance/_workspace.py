@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dask.array as da
 import zarr
 
 from stratoseg._progress import ProgressFn, StopFn
@@ -19,6 +20,7 @@ def write_enhanced_channel(
     *,
     name: str | None = None,
     overwrite: bool = False,
+    seeds_labels: str | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
 ) -> zarr.Array:
@@ -38,6 +40,8 @@ def write_enhanced_channel(
         Channel name; default ``params.method``.
     overwrite : bool
         Replace an existing channel of that name.
+    seeds_labels : str, optional
+        Geodesic method: a label image of the workspace whose voxels > 0 are the seeds.
     progress, should_stop : callable, optional
         Progress and cancel callbacks (``docs/architecture.md``).
     """
@@ -47,8 +51,11 @@ def write_enhanced_channel(
         raise ValueError(
             f"enhancement needs a single-channel image; {ws.path} has axes {image.axes!r}"
         )
-    data = enhance_volume(image.data, p, voxel_size=ws.voxel_size, chunks=ws.chunks)
+    seeds = None if seeds_labels is None else da.from_zarr(ws.labels(seeds_labels)) > 0
+    data = enhance_volume(image.data, p, voxel_size=ws.voxel_size, chunks=ws.chunks, seeds=seeds)
     details: dict[str, Any] = {"enhance": p.model_dump(), "equation": _EQUATIONS[p.method]}
+    if seeds_labels is not None:
+        details["seeds"] = f"labels/{seeds_labels} > 0"
     return ws.write_channel(
         name or p.method,
         data,
