@@ -253,12 +253,22 @@ def test_run_into_the_workspace(
         assert ws.channels() == ["binary"]
 
 
-def test_closing_disconnects(docked: Any) -> None:
+def test_closing_disconnects(docked: Any, qtbot: Any) -> None:
+    """With live preview on, moving through z previews the new slice; after close it does not
+    (the dims callback is gone)."""
     viewer, widget, _ = docked
+    preview = widget.preview_slice()
+    assert preview is not None
+    widget.live.value = True
+    first = np.array(preview.data)
+    viewer.dims.set_current_step(0, 12)
+    qtbot.waitUntil(lambda: not np.array_equal(preview.data, first), timeout=5_000)
     widget.close()
     assert not widget._links
-    viewer.add_image(np.zeros((8, 8), np.uint8), name="later")  # no callback into the widget
-    viewer.dims.set_current_step(0, 3)
+    second = np.array(preview.data)
+    viewer.dims.set_current_step(0, 2)
+    qtbot.wait(500)  # longer than the live-preview debounce
+    np.testing.assert_array_equal(preview.data, second)
 
 
 def test_plugin_machinery_docks_the_widget(make_napari_viewer: Callable[..., Any]) -> None:

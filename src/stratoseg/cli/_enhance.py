@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stratoseg.cli._progress import progress_bar
-from stratoseg.enhance import EnhanceParams, global_values, write_enhanced_channel
+from stratoseg.enhance import EnhanceParams, describe_params_error, write_enhanced_channel
 from stratoseg.io import open_volume
 from stratoseg.workspace import Workspace, check_name, create_workspace, is_workspace
 
@@ -70,7 +70,7 @@ def register(sub: Any) -> None:
 
 
 def params_from_args(args: argparse.Namespace) -> EnhanceParams:
-    """The parameters, with pydantic's errors turned into one readable line."""
+    """The parameters; invalid ones become one line naming the option and the value."""
     try:
         return EnhanceParams(
             method=args.method,
@@ -83,9 +83,7 @@ def params_from_args(args: argparse.Namespace) -> EnhanceParams:
             mode=args.mode,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "--" + str(first["loc"][0]).replace("_", "-")
-        raise ValueError(f"{name} {first['msg'].lower()}, got {first['input']!r}") from None
+        raise ValueError(describe_params_error(exc, as_flags=True)) from None
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
@@ -111,7 +109,6 @@ def cmd_enhance(args: argparse.Namespace) -> int:
                     raise ValueError(
                         f"enhancement needs a single-channel image; {src} has axes {vol.axes!r}"
                     )
-                global_values(vol.data, params)  # NaN/inf in the image: refuse before creating
                 ws = create_workspace(target, vol, progress=bar)
                 created = True
             with ws:

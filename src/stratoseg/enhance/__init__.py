@@ -13,6 +13,7 @@ from stratoseg.enhance._distance import distance_to, geodesic_distance, level_se
 from stratoseg.enhance._enhance import (
     EnhanceParams,
     Globals,
+    describe_params_error,
     enhance_array,
     enhance_volume,
     global_values,
@@ -23,6 +24,7 @@ from stratoseg.enhance._workspace import write_enhanced_channel
 __all__ = [
     "EnhanceParams",
     "Globals",
+    "describe_params_error",
     "distance_to",
     "enhance_array",
     "enhance_volume",

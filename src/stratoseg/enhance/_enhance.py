@@ -10,12 +10,20 @@ from typing import Any, Literal
 
 import dask.array as da
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from skimage.filters import threshold_otsu
 
 from stratoseg.enhance._distance import distance_to, geodesic_distance, level_set_distances
 
-__all__ = ["EnhanceParams", "Globals", "enhance_array", "enhance_volume", "global_values", "halo"]
+__all__ = [
+    "EnhanceParams",
+    "Globals",
+    "describe_params_error",
+    "enhance_array",
+    "enhance_volume",
+    "global_values",
+    "halo",
+]
 
 
 class EnhanceParams(BaseModel):
@@ -56,6 +64,28 @@ class EnhanceParams(BaseModel):
     gamma: float = Field(default=1.0, ge=0)
     max_distance: float | None = Field(default=None, gt=0)
     mode: Literal["2d", "3d"] = "3d"
+
+
+def describe_params_error(exc: BaseException, *, as_flags: bool = False) -> str:
+    """One line naming each bad parameter and the value received (CLI and widget alike).
+
+    Examples
+    --------
+    >>> try:
+    ...     EnhanceParams(levels=0)
+    ... except ValueError as exc:
+    ...     print(describe_params_error(exc, as_flags=True))
+    --levels input should be greater than or equal to 1, got 0
+    """
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    parts = []
+    for err in exc.errors():
+        name = ".".join(map(str, err["loc"]))
+        if as_flags:
+            name = "--" + name.replace("_", "-")
+        parts.append(f"{name} {err['msg'].lower()}, got {err['input']!r}")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,14 @@ def evaluate(
     if tuple(pred.shape) != tuple(gt.shape):
         raise ValueError(f"pred and gt must have the same shape, got {pred.shape} and {gt.shape}")
     out: dict[str, dict[str, Any]] = {}
+    loaded: list[np.ndarray] = []
+
+    def dense() -> tuple[np.ndarray, np.ndarray]:
+        """pred and gt in memory, read once however many metrics need them."""
+        if not loaded:
+            loaded.extend(np.asarray(a) for a in (pred, gt))
+        return loaded[0], loaded[1]
+
     ignore = () if ignore_label is None else (int(ignore_label),)
     label_metrics = [m for m in metrics if m in LABEL_METRICS]
     if label_metrics:
@@ -120,8 +128,7 @@ def evaluate(
             elif m == "bf1":
                 out[m] = _plain(
                     boundary_f1(
-                        np.asarray(pred),
-                        np.asarray(gt),
+                        *dense(),
                         tolerance=tolerance,
                         voxel_size=voxel_size,
                         ignore_label=ignore_label,
@@ -129,7 +136,7 @@ def evaluate(
                 )
     image_metrics = [m for m in metrics if m in IMAGE_METRICS]
     if image_metrics:
-        ref, test = np.asarray(gt), np.asarray(pred)
+        test, ref = dense()
         for m in image_metrics:
             out[m] = {"value": float(_IMAGE_FUNCTIONS[m](ref, test))}
     return out

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
-from pydantic import ValidationError
 
 from stratoseg._progress import ProgressFn, StopFn, dask_progress
 from stratoseg.enhance import EnhanceParams, enhance_volume, write_enhanced_channel
@@ -21,7 +20,6 @@ __all__ = [
     "PREVIEW_ROLE",
     "RELEVANT",
     "EnhanceRun",
-    "describe",
     "layer_meta",
     "plane_at",
     "replace_layer",
@@ -35,24 +33,6 @@ RELEVANT = {
 }
 #: ``metadata["stratoseg"]["role"]`` of preview layers (never offered as input).
 PREVIEW_ROLE = "enhance-preview"
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line message for a user error; pydantic errors name each field and value.
-
-    Examples
-    --------
-    >>> try:
-    ...     EnhanceParams(levels=0)
-    ... except ValueError as exc:
-    ...     print(describe(exc))
-    levels: Input should be greater than or equal to 1 (got 0)
-    """
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e['input']!r})" for e in exc.errors()
-        )
-    return str(exc)
 
 
 def layer_meta(layer: Layer) -> dict[str, Any]:

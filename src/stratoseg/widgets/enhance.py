@@ -23,13 +23,12 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer
 
 from stratoseg._progress import Cancelled
-from stratoseg.enhance import EnhanceParams, enhance_array
+from stratoseg.enhance import EnhanceParams, describe_params_error, enhance_array
 from stratoseg.widgets._common import CloseWatcher, Connections, ProgressRelay, advance
 from stratoseg.widgets._enhance_helpers import (
     PREVIEW_ROLE,
     RELEVANT,
     EnhanceRun,
-    describe,
     layer_meta,
     plane_at,
     replace_layer,
@@ -210,7 +209,9 @@ class EnhanceWidget(Container):
         try:
             params = self.params()
         except ValueError as exc:
-            self._report(f"Invalid parameters: {describe(exc)}", error=True, notify=notify)
+            self._report(
+                f"Invalid parameters: {describe_params_error(exc)}", error=True, notify=notify
+            )
             return None
         return layer, params
 
@@ -262,7 +263,7 @@ class EnhanceWidget(Container):
                 voxel_size=tuple(float(s) for s in layer.scale[-2:]),
             )
         except _USER_ERRORS as exc:
-            self._report(f"Preview failed: {describe(exc)}", error=True, notify=notify)
+            self._report(f"Preview failed: {describe_params_error(exc)}", error=True, notify=notify)
             return None
         name = self._preview_name(layer)
         scale, translate = tuple(layer.scale[-2:]), tuple(layer.translate[-2:])
@@ -305,7 +306,7 @@ class EnhanceWidget(Container):
                 )
                 return None
             except _USER_ERRORS as exc:
-                self._report(describe(exc), error=True)
+                self._report(describe_params_error(exc), error=True)
                 return None
         return EnhanceRun(layer, params, channel, bool(self.overwrite.value), ws)
 
@@ -341,7 +342,7 @@ class EnhanceWidget(Container):
         if isinstance(exc, Cancelled):
             self._report("Cancelled: no channel was added.")
         elif isinstance(exc, _USER_ERRORS):
-            self._report(describe(exc), error=True)
+            self._report(describe_params_error(exc), error=True)
         else:
             self._report(f"Enhancing failed: {exc!r}", error=True)
 
