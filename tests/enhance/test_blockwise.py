@@ -104,3 +104,29 @@ def test_seeds_from_a_workspace_label_image(tmp_path: Path, volume) -> None:
         p = EnhanceParams(method="geodesic", max_distance=5.0)
         np.testing.assert_allclose(arr[...], enhance_array(volume, p, seeds=seeds > 0), atol=1e-5)
         assert arr.attrs["params"]["seeds"] == "labels/marks > 0"
+
+
+def test_default_blocks_group_the_chunks_under_the_budget(volume) -> None:
+    import dask.array as da
+
+    from stratoseg._blocks import group_chunks
+    from stratoseg.enhance import bytes_per_voxel, halo
+
+    lazy = da.from_array(volume, chunks=(8, 16, 16))
+    for method, expect_grouped in (("binary", True), ("geodesic", True)):
+        p = EnhanceParams(method=method, max_distance=3.0, gamma=2.0)
+        out = enhance_volume(lazy, p)
+        block = group_chunks(
+            volume.shape,
+            (8, 16, 16),
+            halo=halo(p, (1.0, 1.0, 1.0)),
+            bytes_per_voxel=bytes_per_voxel(p, 3),
+        )
+        assert out.chunksize == block
+        assert (out.numblocks != lazy.numblocks) is expect_grouped
+        np.testing.assert_allclose(out.compute(), enhance_array(volume, p), atol=1e-5)
+    # a small budget keeps the storage chunks
+    small = group_chunks(
+        volume.shape, (8, 16, 16), halo=(4, 4, 4), bytes_per_voxel=400.0, budget=2**20
+    )
+    assert small == (8, 16, 16)

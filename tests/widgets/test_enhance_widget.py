@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,10 @@ def test_preview_shows_the_current_slice(docked: Any, volume: np.ndarray) -> Non
     assert preview.data.shape == SHAPE[1:]
     assert tuple(preview.scale) == SCALE[1:]
     assert tuple(preview.translate) == TRANSLATE[1:]
-    expected = enhance_array(volume[5], EnhanceParams(mode="2d"), voxel_size=SCALE[1:])
+    # defaults: binary, Otsu, clipped at 10 (block-wise and cancellable on a whole volume)
+    expected = enhance_array(
+        volume[5], EnhanceParams(mode="2d", max_distance=10.0), voxel_size=SCALE[1:]
+    )
     np.testing.assert_array_equal(preview.data, expected)
     assert widget.image.value is layer  # the preview is not offered as an input
     assert "at index 5:" in widget.status.value
@@ -79,7 +83,7 @@ def test_preview_shows_the_current_slice(docked: Any, volume: np.ndarray) -> Non
     again = widget.preview_slice()
     assert again is preview  # updated in place
     assert [lay.name for lay in viewer.layers] == ["vol", "vol enhance preview"]
-    params = EnhanceParams(method="grayscale", levels=4, mode="2d")
+    params = EnhanceParams(method="grayscale", levels=4, mode="2d", max_distance=10.0)
     np.testing.assert_array_equal(
         preview.data, enhance_array(volume[9], params, voxel_size=SCALE[1:])
     )
@@ -88,14 +92,14 @@ def test_preview_shows_the_current_slice(docked: Any, volume: np.ndarray) -> Non
 def test_fields_follow_the_method(docked: Any) -> None:
     _, widget, _ = docked
     hidden = {
-        "binary": (False, True, True),
-        "grayscale": (True, False, True),
-        "projected": (True, True, False),
-        "geodesic": (False, True, False),
+        "binary": (False, True, True, True),
+        "grayscale": (True, False, True, True),
+        "projected": (True, True, False, True),
+        "geodesic": (False, True, False, False),
     }
     for method, expected in hidden.items():
         widget.method.value = method
-        rows = (widget._threshold_row, widget.levels, widget.gamma)
+        rows = (widget._threshold_row, widget.levels, widget.gamma, widget.seeds)
         assert tuple(row._explicitly_hidden for row in rows) == expected, method
     widget.method.value = "binary"
     assert widget.params().threshold is None  # Otsu
@@ -103,6 +107,8 @@ def test_fields_follow_the_method(docked: Any) -> None:
     widget.threshold.value = 0.3
     assert widget.threshold.enabled
     assert widget.params().threshold == pytest.approx(0.3)
+    assert widget.params().max_distance == 10.0  # clipped by default
+    widget.clip.value = False
     assert widget.params().max_distance is None
     widget.clip.value = True
     widget.max_distance.value = 4.0
@@ -132,7 +138,10 @@ def test_run_in_memory(docked: Any, volume: np.ndarray) -> None:
     assert out.data.dtype == np.float32
     assert tuple(out.scale) == SCALE
     np.testing.assert_allclose(
-        out.data, enhance_array(volume, EnhanceParams(), voxel_size=SCALE), rtol=1e-6, atol=1e-6
+        out.data,
+        enhance_array(volume, EnhanceParams(max_distance=10.0), voxel_size=SCALE),
+        rtol=1e-6,
+        atol=1e-6,
     )
     assert widget._pbar is None
     assert widget.run_button.enabled
@@ -275,3 +284,109 @@ def test_plugin_machinery_docks_the_widget(make_napari_viewer: Callable[..., Any
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("stratoseg", "Enhance")
     assert isinstance(widget, EnhanceWidget)
+
+
+def seed_labels(shape: tuple[int, ...]) -> np.ndarray:
+    """Seeds painted on slices 3-8 only: a blob and a line."""
+    labels = np.zeros(shape, np.uint8)
+    labels[3:9, 20:30, 20:30] = 1
+    labels[3:9, 50, 5:60] = 2
+    return labels
+
+
+def test_geodesic_seeds_from_a_labels_layer(
+    docked: Any, volume: np.ndarray, errors: list[str]
+) -> None:
+    viewer, widget, _ = docked
+    labels = viewer.add_labels(seed_labels(SHAPE), name="seeds", scale=SCALE, translate=TRANSLATE)
+    widget.method.value = "geodesic"
+    assert widget.seeds.value is None  # the threshold by default
+    assert [name for name, _ in widget._seed_choices()] == ["below the threshold", "seeds"]
+    widget.seeds.value = labels
+    assert widget._threshold_row._explicitly_hidden  # unused with seeds
+    viewer.dims.set_current_step(0, 5)
+    preview = widget.preview_slice()
+    assert preview is not None
+    params = EnhanceParams(method="geodesic", mode="2d", max_distance=10.0)
+    expected = enhance_array(
+        volume[5], params, voxel_size=SCALE[1:], seeds=seed_labels(SHAPE)[5] > 0
+    )
+    np.testing.assert_array_equal(preview.data, expected)
+    from_threshold = enhance_array(volume[5], params, voxel_size=SCALE[1:])
+    assert np.abs(expected - from_threshold).max() > 0.1  # the seeds made a difference
+
+    viewer.dims.set_current_step(0, 12)  # no seed painted on this slice
+    assert widget.preview_slice() is None  # the preview layer is left as it was
+    assert "has no seed on this slice" in widget.status.value
+    np.testing.assert_array_equal(preview.data, expected)
+
+    out = widget.run_volume_blocking()  # the volume: seeds only where painted
+    assert out is not None
+    full = enhance_array(
+        volume,
+        EnhanceParams(method="geodesic", max_distance=10.0),
+        voxel_size=SCALE,
+        seeds=seed_labels(SHAPE) > 0,
+    )
+    np.testing.assert_allclose(out.data, full, atol=1e-5)
+
+    viewer.add_labels(np.zeros((4, 8, 8), np.uint8), name="small")
+    widget.seeds.value = viewer.layers["small"]
+    assert widget.run_volume_blocking() is None
+    assert "seeds layer 'small' has shape (4, 8, 8)" in errors[-1]
+    assert widget.preview_slice() is None
+
+
+def test_workspace_labels_as_seeds_are_recorded(
+    make_napari_viewer: Callable[..., Any], workspace: Path
+) -> None:
+    with Workspace.open(workspace, mode="r+") as ws:
+        ws.write_labels("scribbles", seed_labels(SHAPE))
+    viewer = make_napari_viewer()
+    widget = EnhanceWidget(viewer)
+    with Workspace.open(workspace) as ws:
+        for data, kwargs, kind in workspace_layer_data(ws, editable=False):
+            getattr(viewer, f"add_{kind}")(data, **kwargs)
+    widget.method.value = "geodesic"
+    widget.seeds.value = viewer.layers["scribbles"]
+    out = widget.run_volume_blocking()
+    assert out is not None, widget.status.value
+    with Workspace.open(workspace) as ws:
+        assert ws.array("channels/geodesic").attrs["params"]["seeds"] == "labels/scribbles > 0"
+
+
+def test_closing_during_a_run_stops_it_and_releases_the_workspace(
+    make_napari_viewer: Callable[..., Any],
+    workspace: Path,
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("stratoseg._blocks.DEFAULT_BLOCK_BYTES", 1)  # blocks = the 32^3 chunks
+    viewer = make_napari_viewer()
+    widget = EnhanceWidget(viewer)
+    with Workspace.open(workspace) as ws:
+        for data, kwargs, kind in workspace_layer_data(ws, editable=False):
+            getattr(viewer, f"add_{kind}")(data, **kwargs)
+    widget.max_distance.value = 3.0
+    gate, started = threading.Event(), threading.Event()
+
+    def gated(run: Any) -> Any:  # the worker waits after its first task until the close
+        def progress(done: int, total: int) -> None:
+            widget._relay.progressed.emit(done, total)
+            started.set()
+            gate.wait(30)
+
+        return run.compute(progress, widget._stop.is_set)
+
+    widget._compute = gated  # type: ignore[method-assign]  (magicgui refuses delattr)
+    worker = widget.run_volume()
+    assert worker is not None
+    finished: list[bool] = []
+    worker.finished.connect(lambda: finished.append(True))
+    qtbot.waitUntil(started.is_set, timeout=30_000)
+    widget.close()  # as napari's dock close does, mid-run
+    gate.set()
+    qtbot.waitUntil(lambda: bool(finished), timeout=30_000)
+    assert "vol binary" not in viewer.layers
+    with Workspace.open(workspace, mode="r+") as ws:  # the lock is free again
+        assert ws.channels() == []  # stopped before the end: nothing half-written

@@ -14,12 +14,14 @@ from stratoseg.workspace import Workspace
 
 if TYPE_CHECKING:
     import napari.viewer
-    from napari.layers import Image, Layer
+    from napari.layers import Image, Labels, Layer
 
 __all__ = [
     "PREVIEW_ROLE",
     "RELEVANT",
+    "SEEDS_FROM_THRESHOLD",
     "EnhanceRun",
+    "check_seed_shape",
     "layer_meta",
     "plane_at",
     "replace_layer",
@@ -30,7 +32,10 @@ RELEVANT = {
     "threshold": {"binary", "geodesic"},
     "levels": {"grayscale"},
     "gamma": {"projected", "geodesic"},
+    "seeds": {"geodesic"},
 }
+#: The *Seeds* choice that means "the voxels below the threshold".
+SEEDS_FROM_THRESHOLD = "below the threshold"
 #: ``metadata["stratoseg"]["role"]`` of preview layers (never offered as input).
 PREVIEW_ROLE = "enhance-preview"
 
@@ -40,7 +45,22 @@ def layer_meta(layer: Layer) -> dict[str, Any]:
     return dict(layer.metadata.get("stratoseg", {}))
 
 
-def plane_at(layer: Image, world_point: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+def level0(layer: Layer) -> Any:
+    """The full-resolution data of a layer."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def check_seed_shape(seeds: Labels, image: Image) -> None:
+    """Raise a ValueError naming both layers when the seeds are not on the image's grid."""
+    shape, expected = tuple(level0(seeds).shape), tuple(level0(image).shape)
+    if shape != expected:
+        raise ValueError(
+            f"seeds layer {seeds.name!r} has shape {shape}, but image {image.name!r} has "
+            f"shape {expected}: seeds must be painted on the image's grid"
+        )
+
+
+def plane_at(layer: Image | Labels, world_point: Any) -> tuple[np.ndarray, tuple[int, ...]]:
     """The last two axes of ``layer`` (level 0) at a world position, and the leading index.
 
     ``world_point`` is ``viewer.dims.point``; it is mapped through the layer's scale and
@@ -51,9 +71,9 @@ def plane_at(layer: Image, world_point: Any) -> tuple[np.ndarray, tuple[int, ...
     ValueError
         For an RGB(A) layer.
     """
-    if layer.rgb:
+    if getattr(layer, "rgb", False):
         raise ValueError(f"layer {layer.name!r} is RGB; enhancement needs a grey image")
-    data = layer.data[0] if layer.multiscale else layer.data
+    data = level0(layer)
     point = layer.world_to_data(world_point)
     lead = tuple(
         int(np.clip(round(float(p)), 0, n - 1))
@@ -85,6 +105,8 @@ class EnhanceRun:
     ws : Workspace or None
         Open for writing when the result goes to ``channels/<channel>``; :meth:`compute`
         closes it. None: computed in memory.
+    seeds : napari.layers.Labels or None
+        Geodesic method: its painted voxels (> 0) are the seeds; None: the threshold.
     """
 
     layer: Image
@@ -92,6 +114,18 @@ class EnhanceRun:
     channel: str
     overwrite: bool
     ws: Workspace | None
+    seeds: Labels | None = None
+
+    def _seed_kwargs(self) -> dict[str, Any]:
+        """How the seeds reach the computation: by name when they are a label image of the
+        same workspace (recorded as such in the channel's attributes), else as an array."""
+        if self.seeds is None:
+            return {}
+        meta = layer_meta(self.seeds)
+        same = self.ws is not None and meta.get("workspace") == str(self.ws.path)
+        if same and meta.get("role") == "labels" and meta.get("name"):
+            return {"seeds_labels": meta["name"]}
+        return {"seeds": level0(self.seeds)}
 
     def compute(self, progress: ProgressFn, should_stop: StopFn) -> Any:
         """The enhanced volume: a dask view of the written channel, or a numpy array."""
@@ -99,13 +133,16 @@ class EnhanceRun:
             with self.ws:
                 array = write_enhanced_channel(
                     self.ws, self.params, name=self.channel, overwrite=self.overwrite,
-                    progress=progress, should_stop=should_stop,
+                    progress=progress, should_stop=should_stop, **self._seed_kwargs(),
                 )  # fmt: skip
             return da.from_zarr(array)
-        data = self.layer.data[0] if self.layer.multiscale else self.layer.data
         voxel_size = tuple(float(s) for s in self.layer.scale)
+        seeds = None if self.seeds is None else level0(self.seeds)  # read lazily, nonzero
         with dask_progress(progress, should_stop):  # the global range and Otsu pass too
-            return enhance_volume(data, self.params, voxel_size=voxel_size).compute()
+            lazy = enhance_volume(
+                level0(self.layer), self.params, voxel_size=voxel_size, seeds=seeds
+            )
+            return lazy.compute()
 
     def layer_kwargs(self) -> dict[str, Any]:
         """``name``, ``scale``, ``translate`` and ``metadata`` of the result layer."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, get_args
 
+import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -16,7 +17,7 @@ from magicgui.widgets import (
     SpinBox,
     Widget,
 )
-from napari.layers import Image
+from napari.layers import Image, Labels
 from napari.qt.threading import thread_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
@@ -28,7 +29,9 @@ from stratoseg.widgets._common import CloseWatcher, Connections, ProgressRelay, 
 from stratoseg.widgets._enhance_helpers import (
     PREVIEW_ROLE,
     RELEVANT,
+    SEEDS_FROM_THRESHOLD,
     EnhanceRun,
+    check_seed_shape,
     layer_meta,
     plane_at,
     replace_layer,
@@ -97,7 +100,12 @@ class EnhanceWidget(Container):
         )  # fmt: skip
         self.levels = SpinBox(label="Levels", min=0, max=4096, value=16)  # 0: shown as an error
         self.gamma = FloatSpinBox(label="Gamma", min=0, max=1e6, step=0.1, value=1.0)
-        self.clip = CheckBox(text="clip", value=False)
+        self.seeds = ComboBox(label="Seeds", choices=self._seed_choices)
+        self.seeds.tooltip = (
+            "Geodesic method: DT starts from the voxels below the threshold, or from the "
+            "painted voxels (> 0) of a labels layer"
+        )
+        self.clip = CheckBox(text="clip", value=True)
         self.max_distance = FloatSpinBox(min=0, max=1e6, step=1.0, value=10.0, enabled=False)
         self._distance_row = Container[Widget](
             layout="horizontal", labels=False, label="Max distance",
@@ -120,23 +128,27 @@ class EnhanceWidget(Container):
         self.status.native.setWordWrap(True)
         super().__init__(
             widgets=[
-                self.image, self.method, self.alpha, self.beta, self._threshold_row, self.levels,
-                self.gamma, self._distance_row, self.mode, self.live, self.preview_button,
-                self.channel, self.to_workspace, self.overwrite, self.run_button,
-                self.cancel_button, self.status,
+                self.image, self.method, self.alpha, self.beta, self._threshold_row,
+                self.levels, self.gamma, self.seeds, self._distance_row, self.mode, self.live,
+                self.preview_button, self.channel, self.to_workspace, self.overwrite,
+                self.run_button, self.cancel_button, self.status,
             ]
         )  # fmt: skip
         self._stop = threading.Event()
+        self._closed = threading.Event()  # set at close or destruction: touch no widget after
         self._pbar: progress | None = None
         self._busy = False  # between _begin and the job's outcome
-        self._relay = ProgressRelay(self.native)
+        # no Qt parent: a worker still running after the widget is destroyed emits into a live
+        # object (the worker holds this Python object), and its outcome is then ignored
+        self._relay = ProgressRelay()
         self._relay.progressed.connect(self._on_progress)
         self._timer = QTimer(self.native)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self._live_preview)
         inputs: list[Any] = [self.image, self.method, self.alpha, self.beta, self.otsu]
-        inputs += [self.threshold, self.levels, self.gamma, self.clip, self.max_distance, self.mode]
+        inputs += [self.threshold, self.levels, self.gamma, self.seeds, self.clip]
+        inputs += [self.max_distance, self.mode]
         for widget in inputs:
             widget.changed.connect(self._on_param_changed)
         self.preview_button.changed.connect(self.preview_slice)
@@ -148,9 +160,10 @@ class EnhanceWidget(Container):
         self._links.connect(viewer.dims.events.current_step, self._on_step)
         self._watcher = CloseWatcher(self.native, self._disconnect)
         # at destruction the Python side may be half gone: use only these two objects
-        links, stop = self._links, self._stop
+        links, stop, closed = self._links, self._stop, self._closed
 
         def on_destroyed(*_: object) -> None:
+            closed.set()
             stop.set()
             links.disconnect_all()
 
@@ -165,12 +178,19 @@ class EnhanceWidget(Container):
             if isinstance(layer, Image) and layer_meta(layer).get("role") != PREVIEW_ROLE
         ]
 
+    def _seed_choices(self, _: Any = None) -> list[tuple[str, Labels | None]]:
+        labels = [(lay.name, lay) for lay in self._viewer.layers if isinstance(lay, Labels)]
+        return [(SEEDS_FROM_THRESHOLD, None), *labels]
+
     def _refresh_layers(self, event: Any = None) -> None:
         self.image.reset_choices()
+        self.seeds.reset_choices()
 
     def _update_fields(self) -> None:
         method = self.method.value
-        self._threshold_row.visible = method in RELEVANT["threshold"]
+        seeded = method in RELEVANT["seeds"] and self.seeds.value is not None
+        self._threshold_row.visible = method in RELEVANT["threshold"] and not seeded
+        self.seeds.visible = method in RELEVANT["seeds"]
         self.levels.visible = method in RELEVANT["levels"]
         self.gamma.visible = method in RELEVANT["gamma"]
         self.threshold.enabled = not self.otsu.value
@@ -257,10 +277,12 @@ class EnhanceWidget(Container):
         layer, params = inputs
         try:
             plane, lead = plane_at(layer, self._viewer.dims.point)
+            seeds = self._seed_plane(layer, plane.shape)
             result = enhance_array(
                 plane,
                 params.model_copy(update={"mode": "2d"}),
                 voxel_size=tuple(float(s) for s in layer.scale[-2:]),
+                seeds=seeds,
             )
         except _USER_ERRORS as exc:
             self._report(f"Preview failed: {describe_params_error(exc)}", error=True, notify=notify)
@@ -282,6 +304,32 @@ class EnhanceWidget(Container):
         self.status.value = f"Preview of {layer.name!r}{where}: {params.method}."
         return preview
 
+    def _seed_layer(self) -> Labels | None:
+        """The labels layer whose painted voxels are the seeds (geodesic method), or None."""
+        return self.seeds.value if self.method.value in RELEVANT["seeds"] else None
+
+    def _seed_plane(self, layer: Image, shape: tuple[int, ...]) -> Any:
+        """The seeds on the previewed plane (None: from the threshold).
+
+        Raises
+        ------
+        ValueError
+            When the seeds layer does not match the image or has no seed on this plane.
+        """
+        seeds = self._seed_layer()
+        if seeds is None:
+            return None
+        check_seed_shape(seeds, layer)
+        plane, _ = plane_at(seeds, self._viewer.dims.point)
+        mask = np.asarray(plane) > 0
+        if mask.shape != shape or not mask.any() or mask.all():
+            state = "no seed" if not mask.any() else "only seeds"
+            raise ValueError(
+                f"labels layer {seeds.name!r} has {state} on this slice: paint seeds (and "
+                f"leave some voxels unpainted), or choose {SEEDS_FROM_THRESHOLD!r}"
+            )
+        return mask
+
     # -- running on the volume -------------------------------------------------------------
     def _prepare(self) -> EnhanceRun | None:
         """Check the inputs and open the workspace for writing when the result goes there."""
@@ -293,6 +341,13 @@ class EnhanceWidget(Container):
             self._report(f"layer {layer.name!r} is RGB; enhancement needs a grey image", error=True)
             return None
         channel = str(self.channel.value).strip() or params.method
+        seeds = self._seed_layer()
+        if seeds is not None:
+            try:
+                check_seed_shape(seeds, layer)
+            except ValueError as exc:
+                self._report(str(exc), error=True)
+                return None
         meta, ws = layer_meta(layer), None
         if self.to_workspace.value and meta.get("workspace") and meta.get("role") == "image":
             try:
@@ -308,7 +363,7 @@ class EnhanceWidget(Container):
             except _USER_ERRORS as exc:
                 self._report(describe_params_error(exc), error=True)
                 return None
-        return EnhanceRun(layer, params, channel, bool(self.overwrite.value), ws)
+        return EnhanceRun(layer, params, channel, bool(self.overwrite.value), ws, seeds)
 
     def _compute(self, run: EnhanceRun) -> Any:
         """Core of *Run on volume*, in whatever thread calls it (progress via the relay)."""
@@ -323,7 +378,7 @@ class EnhanceWidget(Container):
         self.status.value = "Enhancing the volume..."
 
     def _on_progress(self, done: int, total: int) -> None:
-        if not self._busy:  # a late signal, queued before the job's outcome
+        if not self._busy or self._closed.is_set():  # late, or the widget is gone
             return
         if total > 0 and not self._stop.is_set():
             self.status.value = f"Enhancing the volume... {100 * done // total}%"
@@ -334,11 +389,15 @@ class EnhanceWidget(Container):
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
+        if self._closed.is_set():
+            return
         self.run_button.enabled = True
         self.cancel_button.enabled = False
 
     def _on_failed(self, exc: BaseException) -> None:
         self._busy = False
+        if self._closed.is_set():
+            return
         if isinstance(exc, Cancelled):
             self._report("Cancelled: no channel was added.")
         elif isinstance(exc, _USER_ERRORS):
@@ -348,6 +407,8 @@ class EnhanceWidget(Container):
 
     def _on_done(self, run: EnhanceRun, data: Any) -> Image | None:
         self._busy = False
+        if self._closed.is_set():
+            return None
         if self._stop.is_set():  # cancelled (or closed) just as it finished
             where = f" (channels/{run.channel} was written)" if run.ws is not None else ""
             self._report(f"Cancelled after the computation finished{where}; no layer added.")
@@ -405,7 +466,11 @@ class EnhanceWidget(Container):
 
     # -- closing ---------------------------------------------------------------------------
     def _disconnect(self) -> None:
-        """Stop work and timers and disconnect from the viewer (idempotent)."""
+        """Stop work and timers and disconnect from the viewer (idempotent).
+
+        A running job stops at its next block (releasing the workspace) and adds nothing.
+        """
+        self._closed.set()
         self._stop.set()
         self._links.disconnect_all()
         self._timer.stop()
