@@ -1,0 +1,185 @@
+"""Predict one block: read its input region once, run the windows in batches, assemble.
+
+``predict`` is any callable from a batch of windows ``(B, C, *window)`` to class probabilities
+``(B, K, *out_window)`` (``out_window`` is the window, except 1 along a context axis): the
+network, the device and the precision live behind it (``_predictor.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, plan_block
+
+__all__ = ["Predict", "predict_block", "read_extended"]
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def read_extended(source: Any, region: Sequence[slice]) -> np.ndarray:
+    """``source[..., region]`` with the volume extended by repeating its edge voxels.
+
+    ``source`` is array-like with the spatial axes last (numpy, dask or zarr); leading axes
+    (channels) are read whole. Only the part inside the volume is read.
+
+    Examples
+    --------
+    >>> read_extended(np.arange(4), [slice(-2, 6)]).tolist()
+    [0, 0, 0, 1, 2, 3, 3, 3]
+    """
+    spatial = tuple(int(n) for n in source.shape[-len(region) :])
+    inside, pad = [], []
+    for s, n in zip(region, spatial, strict=True):
+        lo, hi = int(s.start), int(s.stop)
+        a, b = min(max(lo, 0), n - 1), max(min(hi, n), 1)
+        a = min(a, b - 1)
+        inside.append(slice(a, b))
+        pad.append((a - lo, hi - b))
+    lead = (slice(None),) * (len(source.shape) - len(region))
+    data = np.asarray(source[lead + tuple(inside)])
+    if any(p for pair in pad for p in pair):
+        data = np.pad(data, [(0, 0)] * len(lead) + pad, mode="edge")
+    return data
+
+
+def _batches(items: list[Window], size: int) -> list[list[Window]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _run(
+    windows: list[Window],
+    data: np.ndarray,
+    origin: tuple[int, ...],
+    axes: Sequence[Axis],
+    predict: Predict,
+    batch_size: int,
+) -> list[tuple[Window, np.ndarray]]:
+    """Each window with its predicted probabilities (K, *out_window)."""
+    out: list[tuple[Window, np.ndarray]] = []
+    for batch in _batches(windows, batch_size):
+        tiles = np.stack(
+            [
+                data[
+                    tuple(
+                        [slice(None)]
+                        + [
+                            slice(o - r, o - r + a.window)
+                            for o, r, a in zip(w.origin, origin, axes, strict=True)
+                        ]
+                    )
+                ]
+                for w in batch
+            ]
+        )
+        probs = np.asarray(predict(tiles))
+        expected = tuple(a.out_length for a in axes)
+        if probs.ndim != tiles.ndim or probs.shape[0] != len(batch) or probs.shape[2:] != expected:
+            raise ValueError(
+                f"predict returned shape {probs.shape} for windows {tiles.shape}; expected "
+                f"({len(batch)}, K, {', '.join(map(str, expected))})"
+            )
+        out.extend(zip(batch, probs, strict=True))
+    return out
+
+
+def predict_block(
+    block: Sequence[slice],
+    axes: Sequence[Axis],
+    read: Callable[[tuple[slice, ...]], np.ndarray],
+    predict: Predict,
+    *,
+    tiling: Tiling = "crop",
+    passes: int = 4,
+    step: Sequence[int] | None = None,
+    seed: int = 0,
+    batch_size: int = 4,
+) -> np.ndarray:
+    """Class probabilities of one block, ``(K, *block_shape)`` float32.
+
+    Parameters
+    ----------
+    block : sequence of slice
+        The output region, in volume coordinates.
+    axes : sequence of Axis
+        How each axis is tiled (see :mod:`stratoseg.inference._tiling`).
+    read : callable
+        ``read(region) -> (C, *region_shape)`` input, edge-extended outside the volume (e.g.
+        :func:`read_extended`); called once per block, for the union of its windows.
+    predict : callable
+        ``(B, C, *window) -> (B, K, *out_window)`` probabilities.
+    tiling, passes, step, seed
+        See :func:`~stratoseg.inference._tiling.plan_block`.
+    batch_size : int
+        Windows per call of ``predict``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    windows = plan_block(block, axes, tiling, passes=passes, step=step, seed=seed)
+    crop = windows if tiling == "crop" else plan_block(block, axes, "crop")
+    everything = windows + crop if tiling == "stratified" else windows  # fills may be needed
+    lo = tuple(min(w.origin[i] for w in everything) for i in range(len(axes)))
+    hi = tuple(max(w.origin[i] for w in everything) + a.window for i, a in enumerate(axes))
+    data = read(tuple(slice(a, b) for a, b in zip(lo, hi, strict=True)))
+    start = tuple(int(s.start) for s in block)
+    shape = tuple(int(s.stop) - int(s.start) for s in block)
+    results = _run(windows, data, lo, axes, predict, batch_size)
+    classes = results[0][1].shape[0]
+    if tiling == "crop":
+        out = np.empty((classes, *shape), np.float32)
+        for w, probs in results:
+            assert w.keep is not None
+            dst = tuple(slice(k.start - b, k.stop - b) for k, b in zip(w.keep, start, strict=True))
+            src = tuple(
+                slice(k.start - o - a.out_offset, k.stop - o - a.out_offset)
+                for k, o, a in zip(w.keep, w.origin, axes, strict=True)
+            )
+            out[tuple([slice(None), *dst])] = probs[tuple([slice(None), *src])]
+        return out
+    acc = np.zeros((classes, *shape), np.float32)
+    total = np.zeros(shape, np.float32)
+    weight = (
+        gaussian_weights(axes)
+        if tiling == "gaussian"
+        else np.ones(tuple(a.out_length for a in axes), np.float32)
+    )
+    _accumulate(results, axes, start, shape, weight, acc, total)
+    if tiling == "stratified" and not total.all():  # no window reached these voxels
+        missing = [
+            w
+            for w in crop
+            if w.keep is not None
+            and not total[
+                tuple(slice(k.start - b, k.stop - b) for k, b in zip(w.keep, start, strict=True))
+            ].all()
+        ]
+        fill = _run(missing, data, lo, axes, predict, batch_size)
+        _accumulate(fill, axes, start, shape, weight, acc, total)
+    return acc / total
+
+
+def _accumulate(
+    results: list[tuple[Window, np.ndarray]],
+    axes: Sequence[Axis],
+    start: tuple[int, ...],
+    shape: tuple[int, ...],
+    weight: np.ndarray,
+    acc: np.ndarray,
+    total: np.ndarray,
+) -> None:
+    """Add each window's weighted output where it overlaps the block."""
+    for w, probs in results:
+        dst, src = [], []
+        for o, a, b, n in zip(w.origin, axes, start, shape, strict=True):
+            first = o + a.out_offset  # output start, volume coordinates
+            lo, hi = max(first, b), min(first + a.out_length, b + n)
+            if lo >= hi:
+                break
+            dst.append(slice(lo - b, hi - b))
+            src.append(slice(lo - first, hi - first))
+        else:
+            region = tuple(src)
+            acc[tuple([slice(None), *dst])] += weight[region] * probs[tuple([slice(None), *region])]
+            total[tuple(dst)] += weight[region]
