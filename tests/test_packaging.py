@@ -1,4 +1,5 @@
-"""The wheel carries the npe2 manifest inside the package, where its entry point points."""
+"""The wheel carries the npe2 manifest inside the package, where its entry point points, and
+the folder of built-in model packages."""
 
 from __future__ import annotations
 
@@ -35,5 +36,6 @@ def test_wheel_builds_and_carries_the_manifest(tmp_path: Path) -> None:
         entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert manifest == (ROOT / "napari.yaml").read_text()
     assert names.count("stratoseg/napari.yaml") == 1
+    assert "stratoseg/models/builtin/README.md" in names  # built-in model packages go there
     assert "stratoseg = stratoseg:napari.yaml" in entry_points
     assert "stratoseg = stratoseg.cli:main" in entry_points

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from stratoseg.cli._progress import progress_bar
+from stratoseg.cli._target import target_workspace
 from stratoseg.enhance import EnhanceParams, describe_params_error, write_enhanced_channel
-from stratoseg.io import open_volume
-from stratoseg.workspace import Workspace, check_name, create_workspace, is_workspace
+from stratoseg.workspace import check_name
 
 __all__ = ["params_from_args", "register"]
 
@@ -90,40 +88,19 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     if args.name is not None:
         check_name(args.name, what="--name")
-    src = Path(args.source)
-    target = Path(args.output) if args.output else src
-    if is_workspace(src) and target.resolve() != src.resolve():
-        raise ValueError(
-            f"{src} is a workspace: leave out -o, or give the same path (got -o {target})"
+    with (
+        progress_bar("enhance") as bar,
+        target_workspace(args.source, args.output, what="enhancement", progress=bar) as ws,
+    ):
+        arr = write_enhanced_channel(
+            ws,
+            params,
+            name=args.name,
+            overwrite=args.overwrite,
+            seeds_labels=args.seeds,
+            progress=bar,
         )
-    created = False
-    try:
-        with progress_bar("enhance") as bar:
-            if is_workspace(target):
-                ws = Workspace.open(target, mode="r+")
-            else:
-                if args.output is None:
-                    raise ValueError(f"{src} is not a workspace: give -o WS.zarr to create one")
-                vol = open_volume(src)
-                if "c" in vol.axes:  # refuse before anything is created
-                    raise ValueError(
-                        f"enhancement needs a single-channel image; {src} has axes {vol.axes!r}"
-                    )
-                ws = create_workspace(target, vol, progress=bar)
-                created = True
-            with ws:
-                arr = write_enhanced_channel(
-                    ws,
-                    params,
-                    name=args.name,
-                    overwrite=args.overwrite,
-                    seeds_labels=args.seeds,
-                    progress=bar,
-                )
-    except BaseException:
-        if created:  # the workspace this command made is not what was asked for: remove it
-            shutil.rmtree(target, ignore_errors=True)
-        raise
+        target = ws.path
     print(
         f"wrote {target}/channels/{args.name or params.method} ({params.method}, "
         f"{' x '.join(map(str, arr.shape))} float32)"

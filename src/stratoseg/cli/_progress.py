@@ -13,9 +13,12 @@ __all__ = ["progress_bar"]
 
 
 @contextmanager
-def progress_bar(desc: str) -> Iterator[ProgressFn]:
-    """Yield a ``progress(done, total)`` callback drawing a bar on stderr (only on a terminal)."""
-    bar = tqdm(desc=desc, total=0, unit="task", disable=None, leave=False)
+def progress_bar(desc: str, *, unit: str = "task") -> Iterator[ProgressFn]:
+    """Yield a ``progress(done, total)`` callback drawing a bar on stderr (only on a terminal).
+
+    With ``unit="voxel"`` the rate is shown as voxels/s with SI prefixes, and the ETA follows.
+    """
+    bar = tqdm(desc=desc, total=0, unit=unit, unit_scale=unit == "voxel", disable=None, leave=False)
 
     def update(done: int, total: int) -> None:
         if bar.total != total:

@@ -5,15 +5,23 @@ callable from a batch of windows to class probabilities.
 """
 
 from stratoseg.inference._block import Predict, predict_block, read_extended
+from stratoseg.inference._inputs import InputReader, normalisation_range
+from stratoseg.inference._segment import SegmentPlan, block_seed, plan_segment, segment_workspace
 from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, plan_block
 
 __all__ = [
     "Axis",
+    "InputReader",
     "Predict",
+    "SegmentPlan",
     "Tiling",
     "Window",
+    "block_seed",
     "gaussian_weights",
+    "normalisation_range",
     "plan_block",
+    "plan_segment",
     "predict_block",
     "read_extended",
+    "segment_workspace",
 ]

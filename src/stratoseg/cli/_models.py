@@ -1,0 +1,124 @@
+"""``stratoseg models list`` and ``stratoseg models show``: the installed model packages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from stratoseg.models import (
+    BUILTIN_DIR,
+    ENV_MODEL_DIR,
+    ModelCard,
+    list_models,
+    read_card,
+    resolve_model,
+    user_model_dir,
+)
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add ``models`` (with ``list`` and ``show``) to the ``stratoseg`` sub-parsers."""
+    p = sub.add_parser(
+        "models",
+        help="list the installed model packages, or show one",
+        description="Model packages are folders (or zips) with model.json and "
+        f"model.safetensors. User packages live in ${ENV_MODEL_DIR} when set, else in the user "
+        "data folder; they shadow built-in packages of the same name. See docs/models.md.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("list", help="one row per package: name, source, dims, classes, path")
+    q.add_argument("--json", action="store_true", help="print a JSON list")
+    q.set_defaults(func=cmd_list)
+    q = actions.add_parser("show", help="show the card of a package")
+    q.add_argument("model", metavar="NAME_OR_PATH", help="a registered name, or a package path")
+    q.add_argument("--json", action="store_true", help="print the card as JSON")
+    q.set_defaults(func=cmd_show)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    entries = list_models()
+    if args.json:
+        print(json.dumps([e.summary() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(
+            f"no models installed; put packages (NAME/ folders or NAME.zip) in "
+            f"{user_model_dir()} (set ${ENV_MODEL_DIR} to use another folder); built-in "
+            f"packages go in {BUILTIN_DIR}"
+        )
+        return 0
+    rows = [("NAME", "SOURCE", "DIMS", "CLASSES", "PATH")]
+    for e in entries:
+        source = f"{e.source} (shadowed)" if e.shadowed else e.source
+        if e.card is None:
+            rows.append((e.name, source, "?", f"unreadable: {e.error}", str(e.path)))
+            continue
+        s = e.card.summary()
+        rows.append((e.name, source, s["dims"], ",".join(s["classes"]), str(e.path)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(f"{r[i]:<{widths[i]}}" for i in range(4)) + "  " + r[4])
+    return 0
+
+
+def _kv(rows: dict[str, Any]) -> None:
+    width = max(len(k) for k in rows)
+    for k, v in rows.items():
+        print(f"{k:<{width}}  {v if v not in (None, '', [], {}) else '-'}")
+
+
+def _compact(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in d.items())
+
+
+def _card_rows(card: ModelCard) -> dict[str, Any]:
+    cfg = card.architecture.config
+    channels = []
+    for ch in card.input.channels:
+        channels.append(ch.source if not ch.params else f"{ch.source} ({_compact(ch.params)})")
+    norm = card.input.normalisation
+    classes = card.classes
+    if norm.kind in ("percentile", "fixed"):
+        norm_text = f"{norm.kind} {norm.low:g} .. {norm.high:g}"
+    else:
+        norm_text = norm.kind
+    voxel = None
+    if card.voxel_size is not None:
+        voxel = f"{' x '.join(f'{v:g}' for v in card.voxel_size)} {card.unit or '(no unit)'}"
+    return {
+        "name": card.name,
+        "description": card.description,
+        "architecture": (
+            f"{card.architecture.kind} {card.summary()['dims']}, depth {cfg.depth}, "
+            f"{cfg.base_filters} base filters, norm {cfg.norm}"
+            + (f" ({cfg.groups} groups)" if cfg.norm == "group" else "")
+            + f", {cfg.activation}, upsample {cfg.upsample}"
+        ),
+        "input channels": "; ".join(channels),
+        "normalisation": norm_text,
+        "classes": "; ".join(f"{c.name}: {c.meaning}" if c.meaning else c.name for c in classes),
+        "target": card.target,
+        "receptive field": (
+            f"{card.receptive_field} (halo {cfg.halo}, window sizes multiples of {cfg.divisor})"
+            + (f"; {cfg.context} slices in z" if cfg.context > 1 else "")
+        ),
+        "voxel size": voxel,
+        "recommended": _compact(card.recommended),
+        "provenance": _compact(card.provenance),
+        "metrics": ", ".join(f"{k}={v:.4g}" for k, v in card.metrics.items()),
+    }
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    path = resolve_model(args.model)
+    card = read_card(path)
+    if args.json:
+        print(card.model_dump_json(indent=2))
+        return 0
+    rows = _card_rows(card)
+    rows["path"] = str(path)
+    _kv(rows)
+    return 0

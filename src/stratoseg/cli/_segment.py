@@ -1,0 +1,114 @@
+"""``stratoseg segment``: a model over a whole volume, block by block, into a workspace."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from stratoseg.cli._progress import progress_bar
+from stratoseg.cli._target import target_workspace
+
+__all__ = ["register"]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or a list like 16,64,64: {text!r}"
+        ) from None
+    return values
+
+
+def register(sub: Any) -> None:
+    """Add ``segment`` to the ``stratoseg`` sub-parsers."""
+    p = sub.add_parser(
+        "segment",
+        help="segment a volume with a model, block by block",
+        description="Run a U-Net model package over the whole image of a workspace (or of an "
+        "image, importing it to -o first), block by block, on the GPU when there is one. "
+        "Writes class probabilities to predictions/RUN and MAP labels to labels/NAME. "
+        "Interrupted runs continue with --resume. See docs/inference.md.",
+    )
+    p.add_argument("source", metavar="SRC_OR_WS", help="a workspace, or an image to import")
+    p.add_argument("-o", "--output", metavar="WS.zarr", help="the workspace to create from SRC")
+    p.add_argument(
+        "--model", required=True, help="a model name (`stratoseg models list`) or package path"
+    )
+    p.add_argument(
+        "--tiling",
+        choices=["crop", "gaussian", "stratified"],
+        default="crop",
+        help="how windows are combined (default: crop)",
+    )
+    p.add_argument("--passes", type=int, default=4, help="stratified passes (4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the stratified draws (0)")
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda", "mps"],
+        default="auto",
+        help="where the network runs (auto: CUDA, then MPS, then CPU)",
+    )
+    p.add_argument("--block", type=_ints, help="block shape in voxels, a multiple of the chunks")
+    p.add_argument("--window", type=_ints, help="network window (default: fitted to the blocks)")
+    p.add_argument("--halo", type=_ints, help="voxels of context per window side")
+    p.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (4)")
+    p.add_argument("--run", help="prediction run name (default: the model's name)")
+    p.add_argument(
+        "--labels", default="segmentation", help="label image for the MAP labels (segmentation)"
+    )
+    p.add_argument("--no-labels", action="store_true", help="write probabilities only")
+    p.add_argument(
+        "--dtype", choices=["uint8", "float16"], default="uint8", help="probability storage"
+    )
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run and labels")
+    p.set_defaults(func=cmd_segment)
+
+
+def _one_or_list(values: list[int] | None) -> int | list[int] | None:
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from stratoseg.inference import segment_workspace
+    from stratoseg.models import read_card, resolve_model
+
+    if args.passes < 1:
+        raise ValueError(f"--passes must be >= 1, got {args.passes}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    package = resolve_model(args.model)  # unknown models fail before any workspace is made
+    card = read_card(package)
+    labels = None if args.no_labels else args.labels
+    with (
+        progress_bar("segment", unit="voxel") as bar,
+        target_workspace(args.source, args.output, what="segmenting", progress=bar) as ws,
+    ):
+        run = segment_workspace(
+            ws,
+            package,
+            run=args.run,
+            labels=labels,
+            tiling=args.tiling,
+            passes=args.passes,
+            seed=args.seed,
+            device=args.device,
+            window=_one_or_list(args.window),
+            halo=_one_or_list(args.halo),
+            block=_one_or_list(args.block),
+            batch_size=args.batch_size,
+            dtype=args.dtype,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=bar,
+        )
+        target = ws.path
+    shape = " x ".join(map(str, run.array.shape))
+    print(f"wrote {target}/predictions/{args.run or card.name} ({shape}, {args.dtype})")
+    if labels:
+        print(f"wrote {target}/labels/{labels} (MAP of {len(card.classes)} classes)")
+    return 0

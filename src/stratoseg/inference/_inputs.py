@@ -1,0 +1,184 @@
+"""The network's input for any region of a volume: normalised image and derived channels.
+
+Whole-volume values that every block must share are computed once, in one or two passes over
+the (lazy) volume: the normalisation range (``NormSpec``: percentiles from a histogram, exact
+for 8- and 16-bit images) and, for each enhancement channel, its :class:`~stratoseg.enhance.
+Globals`. Image channels are normalised; enhancement channels are used as computed (their
+scale is fixed by their parameters: the image in [0, 1] plus clipped, scaled distances).
+
+Outside the volume every channel is extended by repeating its edge voxels; an enhancement
+channel is computed inside the volume (with its own halo, clipped to the volume) and extended
+afterwards, so a block sees exactly the channel of the whole volume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from stratoseg.enhance import EnhanceParams, Globals, enhance_array, global_values, halo
+from stratoseg.inference._block import read_extended
+
+__all__ = ["InputReader", "normalisation_range"]
+
+_FLOAT_BINS = 65536
+
+
+def _percentiles(data: da.Array, low: float, high: float) -> tuple[float, float]:
+    """Two percentiles of a lazy array: exact for (u)int8/16, histogram-based otherwise."""
+    if data.dtype.kind in "uib" and data.dtype.itemsize <= 2:
+        info = np.iinfo(data.dtype if data.dtype != bool else np.uint8)
+        shifted = data.astype(np.int64) - int(info.min)
+        counts = np.asarray(da.bincount(shifted.ravel(), minlength=int(info.max - info.min) + 1))
+        cum = np.cumsum(counts)
+        total = int(cum[-1])
+        values = []
+        for q in (low, high):
+            rank = q / 100 * (total - 1)  # numpy's "linear" definition, on the sorted values
+            lo_i, hi_i = (
+                int(np.searchsorted(cum, math.floor(rank) + 1)),
+                int(np.searchsorted(cum, math.ceil(rank) + 1)),
+            )
+            frac = rank - math.floor(rank)
+            values.append(float(info.min) + lo_i + frac * (hi_i - lo_i))
+        return values[0], values[1]
+    lo, hi = (float(v) for v in da.compute(data.min(), data.max()))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("the image contains NaN or infinite values; clean it before segmenting")
+    if hi <= lo:
+        return lo, hi
+    counts, edges = da.histogram(data, bins=_FLOAT_BINS, range=(lo, hi))
+    cum = np.cumsum(np.asarray(counts))
+    out = []
+    for q in (low, high):
+        target = q / 100 * cum[-1]
+        i = int(np.searchsorted(cum, target))
+        out.append(float(np.asarray(edges)[min(i + 1, _FLOAT_BINS)]))
+    return out[0], out[1]
+
+
+def normalisation_range(data: da.Array | np.ndarray, spec: Any) -> tuple[float, float]:
+    """``(low, high)`` values that map to 0 and 1 for a ``NormSpec`` (kind "none": (0, 1)).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> spec = SimpleNamespace(kind="percentile", low=10, high=90)
+    >>> normalisation_range(np.arange(101, dtype=np.uint8), spec)
+    (10.0, 90.0)
+    """
+    arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    kind = spec.kind
+    if kind == "none":
+        return 0.0, 1.0
+    if kind == "fixed":
+        return float(spec.low), float(spec.high)
+    if kind == "minmax":
+        lo, hi = (float(v) for v in da.compute(arr.min(), arr.max()))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(
+                "the image contains NaN or infinite values; clean it before segmenting"
+            )
+        return lo, hi
+    if kind == "percentile":
+        return _percentiles(arr, float(spec.low), float(spec.high))
+    raise ValueError(f"unknown normalisation kind {kind!r}")
+
+
+class InputReader:
+    """``reader(region) -> (C, *region)`` float32 network input for a volume and a model card.
+
+    Parameters
+    ----------
+    data : (Z, Y, X) or (Y, X) array
+        The raw image (numpy, dask or zarr); read only region by region.
+    channels : sequence
+        The card's ``input.channels`` (``source`` "image" or "enhance" with ``params``).
+    normalisation : NormSpec
+        The card's ``input.normalisation``.
+    voxel_size : sequence of float
+        Spatial voxel size (for enhancement channels).
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        channels: Sequence[Any],
+        normalisation: Any,
+        voxel_size: Sequence[float],
+    ) -> None:
+        self.data = data
+        lazy = data if isinstance(data, da.Array) else da.from_array(data)
+        if lazy.dtype.kind not in "biuf":
+            raise TypeError(f"the image must be a bool, integer or float array, got {lazy.dtype}")
+        self.voxel_size = tuple(float(v) for v in voxel_size)
+        self.low, self.high = normalisation_range(lazy, normalisation)
+        span = self.high - self.low
+        self.scale = 1.0 / span if span > 0 else 1.0
+        self.channels: list[tuple[str, EnhanceParams | None, Globals | None]] = []
+        for spec in channels:
+            if spec.source == "image":
+                self.channels.append(("image", None, None))
+                continue
+            params = EnhanceParams(**spec.params)
+            if params.max_distance is None:
+                raise ValueError(
+                    "an enhancement input channel must be clipped (max_distance) to be computed "
+                    "block by block; this model's channel is not"
+                )
+            self.channels.append(("enhance", params, global_values(lazy, params)))
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The whole-volume values, for the run's attributes."""
+        return {
+            "normalisation": [self.low, self.high],
+            "enhance_globals": [
+                None if g is None else [g.lo, g.hi, g.threshold] for _, _, g in self.channels
+            ],
+        }
+
+    def __call__(self, region: Sequence[slice]) -> np.ndarray:
+        region = tuple(region)
+        out = []
+        image = None
+        for kind, params, g in self.channels:
+            if kind == "image":
+                if image is None:
+                    image = read_extended(self.data, region).astype(np.float32)
+                    image -= np.float32(self.low)
+                    image *= np.float32(self.scale)
+                out.append(image)
+            else:
+                assert params is not None
+                assert g is not None
+                out.append(self._enhanced(region, params, g))
+        return np.stack(out)
+
+    def _enhanced(self, region: tuple[slice, ...], params: EnhanceParams, g: Globals) -> np.ndarray:
+        """The enhancement channel over ``region``: computed on the region's part inside the
+        volume plus the channel's halo (clipped to the volume), cropped, edge-extended."""
+        shape = tuple(int(n) for n in self.data.shape)
+        margin = halo(params, self.voxel_size)
+        inside = [
+            (min(max(int(s.start), 0), n - 1), max(min(int(s.stop), n), 1))
+            for s, n in zip(region, shape, strict=True)
+        ]
+        inside = [(a, max(b, a + 1)) for a, b in inside]
+        wide = tuple(
+            slice(max(a - m, 0), min(b + m, n))
+            for (a, b), m, n in zip(inside, margin, shape, strict=True)
+        )
+        block = np.asarray(self.data[wide])
+        channel = enhance_array(block, params, voxel_size=self.voxel_size, globals_=g)
+        core = channel[
+            tuple(slice(a - w.start, b - w.start) for (a, b), w in zip(inside, wide, strict=True))
+        ]
+        pad = [
+            (a - int(s.start), int(s.stop) - b) for (a, b), s in zip(inside, region, strict=True)
+        ]
+        return np.pad(core, pad, mode="edge") if any(p for pr in pad for p in pr) else core

@@ -1,0 +1,298 @@
+"""Segment a workspace image block by block: ``predictions/<run>`` and MAP labels.
+
+One pass over the blocks (whole chunks of the workspace grid, grouped under a memory budget):
+each block's input region is read (and normalised, and its derived channels computed) by a
+prefetch thread while the network runs on the previous block; the outputs are written by a
+writer thread. A block is marked done only after its chunks are written, so ``resume``
+continues a killed run and ends bitwise identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from stratoseg._blocks import group_chunks
+from stratoseg._progress import Cancelled, ProgressFn, StopFn
+from stratoseg.inference._block import predict_block
+from stratoseg.inference._inputs import InputReader
+from stratoseg.inference._tiling import Axis, Tiling, plan_block
+from stratoseg.workspace import PredictionRun, Workspace, open_prediction_run
+
+__all__ = ["SegmentPlan", "block_seed", "plan_segment", "segment_workspace"]
+
+#: Default window of the network's spatial axes (before fitting it to the blocks).
+DEFAULT_WINDOW = {2: 512, 3: 128}
+
+
+def block_seed(seed: int, index: int) -> int:
+    """The stratified seed of block ``index``: independent of order and number of workers."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
+
+
+def _default_halo(config: Any, window: int) -> int:
+    """The network's halo (its farthest reach on one side), at most a sixteenth of the window,
+    on half the divisor's grid."""
+    unit = max(1, int(config.divisor) // 2)
+    want = min(int(config.halo), max(unit, window // 16))
+    return math.ceil(want / unit) * unit
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """How a volume is cut: blocks (whole chunks) and the tiling of each axis.
+
+    Attributes
+    ----------
+    shape, chunks, block : tuple of int
+        Volume, storage chunks and nominal block shape (the last blocks may be shorter).
+    axes : list of Axis
+        Window, halo and divisor per volume axis.
+    """
+
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    block: tuple[int, ...]
+    axes: list[Axis]
+
+    def blocks(self) -> list[tuple[slice, ...]]:
+        """Every block region, in C order (its position is its index)."""
+        starts = [range(0, n, b) for n, b in zip(self.shape, self.block, strict=True)]
+        return [
+            tuple(
+                slice(s, min(s + b, n)) for s, b, n in zip(st, self.block, self.shape, strict=True)
+            )
+            for st in product(*starts)
+        ]
+
+
+def plan_segment(
+    config: Any,
+    shape: Sequence[int],
+    chunks: Sequence[int],
+    *,
+    window: int | Sequence[int] | None = None,
+    halo: int | Sequence[int] | None = None,
+    block: int | Sequence[int] | None = None,
+    classes: int = 2,
+    in_channels: int = 1,
+) -> SegmentPlan:
+    """Blocks and per-axis tiling for a model (``config``) on a volume.
+
+    Parameters
+    ----------
+    config : UNetConfig
+    shape, chunks : sequence of int
+        The volume's spatial shape and storage chunks.
+    window, halo : int or sequence of int, optional
+        For the network's spatial axes; default: 512 (2-D) or 128 (3-D) fitted to the blocks,
+        and half the receptive field up to a sixteenth of the window.
+    block : int or sequence of int, optional
+        Block shape in voxels, a multiple of the chunks; default: chunks grouped under the
+        memory budget.
+    """
+    from stratoseg.inference._predictor import choose_window, tiling_axes
+
+    shape = tuple(int(n) for n in shape)
+    chunks = tuple(min(int(c), n) for c, n in zip(chunks, shape, strict=True))
+    net = int(config.spatial_dims)
+    target = _per_axis(window, net, "window") or (DEFAULT_WINDOW[net],) * net
+    halos = _per_axis(halo, net, "halo") or tuple(_default_halo(config, t) for t in target)
+    unit = max(1, int(config.divisor) // 2)
+    if any(h % unit for h in halos):
+        raise ValueError(
+            f"halo {halos} must be a multiple of {unit} (half the model's down-sampling factor "
+            f"{config.divisor}), so that windows stay on the network's pooling grid"
+        )
+    rough = tiling_axes(config, len(shape), window=_fit(target, config), halo=halos)
+    if block is None:
+        per_voxel = 4.0 * (classes + 2 * in_channels) + 8.0
+        nominal = group_chunks(
+            shape, chunks, halo=[a.halo for a in rough], bytes_per_voxel=per_voxel
+        )
+    else:
+        nominal = tuple(
+            min(b, n)
+            for b, n in zip(_per_axis(block, len(shape), "block") or (), shape, strict=True)
+        )
+        for b, c, n in zip(nominal, chunks, shape, strict=True):
+            if b % c and b != n:
+                raise ValueError(
+                    f"block {nominal} must be a multiple of the chunks {chunks} (or the whole "
+                    "axis), so that each chunk is written by one block"
+                )
+    if window is None:  # fit the windows to the blocks: equal pieces, little waste
+        fitted = tuple(
+            choose_window(b, t, h, int(config.divisor))
+            for b, t, h in zip(nominal[-net:], target, halos, strict=True)
+        )
+    else:
+        fitted = target
+    axes = tiling_axes(config, len(shape), window=fitted, halo=halos)
+    return SegmentPlan(shape, chunks, nominal, axes)
+
+
+def _per_axis(value: int | Sequence[int] | None, n: int, what: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    values = (int(value),) * n if isinstance(value, (int, np.integer)) else tuple(map(int, value))
+    if len(values) != n or any(v < 0 for v in values) or (what != "halo" and 0 in values):
+        raise ValueError(f"{what} must be one or {n} positive integers, got {value!r}")
+    return values
+
+
+def _fit(window: tuple[int, ...], config: Any) -> tuple[int, ...]:
+    d = int(config.divisor)
+    return tuple(max(d, math.ceil(w / d) * d) for w in window)
+
+
+def _read_region(
+    block: tuple[slice, ...], axes: Sequence[Axis], tiling: Tiling, passes: int, seed: int
+) -> tuple[slice, ...]:
+    """The input region :func:`predict_block` will read for this block."""
+    windows = plan_block(block, axes, tiling, passes=passes, seed=seed)
+    if tiling == "stratified":
+        windows = windows + plan_block(block, axes, "crop")
+    lo = [min(w.origin[i] for w in windows) for i in range(len(axes))]
+    hi = [max(w.origin[i] for w in windows) + a.window for i, a in enumerate(axes)]
+    return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+
+
+def segment_workspace(
+    ws: Workspace,
+    model: str | os.PathLike[str],
+    *,
+    run: str | None = None,
+    labels: str | None = "segmentation",
+    tiling: Tiling = "crop",
+    passes: int = 4,
+    seed: int = 0,
+    device: str = "auto",
+    window: int | Sequence[int] | None = None,
+    halo: int | Sequence[int] | None = None,
+    block: int | Sequence[int] | None = None,
+    batch_size: int = 4,
+    dtype: Literal["uint8", "float16"] = "uint8",
+    resume: bool = False,
+    overwrite: bool = False,
+    workers: int = 1,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> PredictionRun:
+    """Segment the workspace's image with a model package; see the module docstring.
+
+    Returns the finished :class:`~stratoseg.workspace.PredictionRun` (``predictions/<run>``,
+    default run name: the model's name, and ``labels/<labels>`` by MAP unless None).
+    """
+    from stratoseg.inference._predictor import Predictor
+    from stratoseg.models import load_package, resolve_model
+
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if tiling not in ("crop", "gaussian", "stratified"):
+        raise ValueError(f"tiling must be 'crop', 'gaussian' or 'stratified', got {tiling!r}")
+    if passes < 1:
+        raise ValueError(f"passes must be >= 1, got {passes}")
+    path = resolve_model(model)
+    net, card = load_package(path)
+    image = ws.image()
+    if "c" in image.axes:
+        raise ValueError(
+            f"segmenting needs a single-channel image; {ws.path} has axes {image.axes!r}"
+        )
+    cfg = card.architecture.config
+    plan = plan_segment(
+        cfg, ws.spatial_shape, ws.chunks, window=window, halo=halo, block=block,
+        classes=len(card.classes), in_channels=len(card.input.channels),
+    )  # fmt: skip
+    reader = InputReader(image.data, card.input.channels, card.input.normalisation, ws.voxel_size)
+    params = {
+        "model": card.name,
+        "model_path": str(Path(path).resolve()),
+        "tiling": tiling,
+        "passes": passes if tiling == "stratified" else 1,
+        "seed": seed,
+        "window": [a.window for a in plan.axes],
+        "halo": [a.halo for a in plan.axes],
+        "block": list(plan.block),
+        **reader.values,
+    }
+    out = open_prediction_run(
+        ws, run or card.name, classes=[c.name for c in card.classes], chunks=ws.chunks,
+        dtype=dtype, labels=labels, params=params, resume=resume, overwrite=overwrite,
+    )  # fmt: skip
+    predictor = Predictor(net, device=device)
+    blocks = plan.blocks()
+    todo = [(i, b) for i, b in enumerate(blocks) if i not in out.done]
+    total = int(np.prod(plan.shape))
+    done_voxels = total - sum(int(np.prod([s.stop - s.start for s in b])) for _, b in todo)
+    if progress:
+        progress(done_voxels, total)
+
+    def compute(index: int, region: tuple[slice, ...], data: np.ndarray | None) -> np.ndarray:
+        s = block_seed(seed, index)
+
+        def read(r: tuple[slice, ...]) -> np.ndarray:
+            return (
+                data
+                if data is not None and r == _read_region(region, plan.axes, tiling, passes, s)
+                else reader(r)
+            )
+
+        return predict_block(
+            region, plan.axes, read, predictor, tiling=tiling, passes=passes, seed=s,
+            batch_size=batch_size,
+        )  # fmt: skip
+
+    def stop() -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled("segmentation cancelled")
+
+    with ThreadPoolExecutor(1) as reads, ThreadPoolExecutor(1) as writes:
+        pending: list[Future[None]] = []
+        prefetched: dict[int, Future[np.ndarray]] = {}
+
+        def prefetch(k: int) -> None:
+            if k < len(todo) and k not in prefetched:
+                i, region = todo[k]
+                r = _read_region(region, plan.axes, tiling, passes, block_seed(seed, i))
+                prefetched[k] = reads.submit(reader, r)
+
+        if workers == 1:
+            for k, (i, region) in enumerate(todo):
+                stop()
+                prefetch(k)
+                prefetch(k + 1)
+                probs = compute(i, region, prefetched.pop(k).result())
+                pending.append(writes.submit(out.write, i, region, probs))
+                while len(pending) > 2:
+                    pending.pop(0).result()
+                done_voxels += int(np.prod(probs.shape[1:]))
+                if progress:
+                    progress(done_voxels, total)
+        else:
+            pool = ThreadPoolExecutor(workers)
+            try:
+                futures = {pool.submit(compute, i, region, None): (i, region) for i, region in todo}
+                for future, (i, region) in futures.items():
+                    stop()
+                    probs = future.result()
+                    out.write(i, region, probs)
+                    done_voxels += int(np.prod(probs.shape[1:]))
+                    if progress:
+                        progress(done_voxels, total)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        for f in pending:
+            f.result()
+    out.finish()
+    ws.journal.append("prediction-finished", name=run or card.name, labels=labels)
+    return out

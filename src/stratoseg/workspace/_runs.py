@@ -1,0 +1,160 @@
+"""Prediction runs written block by block: ``predictions/<run>`` with its completed blocks.
+
+A block-wise run cannot write its array under a temporary name and rename it at the end (a
+resumed run continues the same array), so completeness is in the attributes instead:
+``complete`` is false until the last block is written, and ``blocks_done`` lists the blocks
+whose chunks are on disk. A block is marked only after its chunks are written, so a killed run
+never claims a block it did not finish, and ``--resume`` redoes exactly the unmarked ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import zarr
+
+from stratoseg.workspace._workspace import Workspace, check_name
+
+__all__ = ["PredictionRun", "open_prediction_run"]
+
+
+class PredictionRun:
+    """Writer of one block-wise prediction run (thread-safe marking of finished blocks).
+
+    Attributes
+    ----------
+    array : zarr.Array
+        ``predictions/<run>``, ``(K, *grid)``, uint8 (``round(255 p)``) or float16.
+    labels : zarr.Array or None
+        ``labels/<name>/0`` for the MAP labels, when asked for.
+    done : set of int
+        Indices of the blocks already on disk.
+    """
+
+    def __init__(self, array: zarr.Array, labels: zarr.Array | None) -> None:
+        self.array = array
+        self.labels = labels
+        done: Any = array.attrs.get("blocks_done", [])
+        self.done: set[int] = {int(i) for i in done}
+        self._lock = threading.Lock()
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.array.attrs.get("complete", False))
+
+    def write(self, index: int, region: Sequence[slice], probs: np.ndarray) -> None:
+        """Write one block's probabilities ``(K, *region)`` (and its MAP labels), then mark
+        it done."""
+        where = tuple(region)
+        if self.array.dtype == np.uint8:
+            encoded = np.round(np.clip(probs, 0.0, 1.0) * 255).astype(np.uint8)
+        else:
+            encoded = probs.astype(np.float16)
+        self.array[tuple([slice(None), *where])] = encoded
+        if self.labels is not None:
+            self.labels[where] = np.argmax(probs, axis=0).astype(self.labels.dtype)
+        with self._lock:
+            self.done.add(int(index))
+            self.array.attrs["blocks_done"] = sorted(self.done)
+
+    def finish(self) -> None:
+        """Mark the run complete (all blocks written)."""
+        with self._lock:
+            self.array.attrs["complete"] = True
+
+
+def open_prediction_run(
+    ws: Workspace,
+    run: str,
+    *,
+    classes: Sequence[str],
+    chunks: Sequence[int],
+    dtype: Literal["uint8", "float16"] = "uint8",
+    labels: str | None = None,
+    params: dict[str, Any] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> PredictionRun:
+    """Create (or, with ``resume``, reopen) ``predictions/<run>`` for block-wise writing.
+
+    Parameters
+    ----------
+    ws : Workspace
+        Open for writing.
+    run : str
+        Run name.
+    classes : sequence of str
+        Class names (one channel each).
+    chunks : sequence of int
+        Spatial chunks of the outputs (the blocks are whole numbers of them).
+    dtype : {"uint8", "float16"}
+    labels : str, optional
+        Also write MAP labels to ``labels/<labels>/0``.
+    params : dict
+        The run's parameters, stored in the attributes; a resumed run must have the same.
+    resume : bool
+        Continue an incomplete run of that name with the same parameters.
+    overwrite : bool
+        Replace an existing run (and label image) of that name.
+    """
+    check_name(run, what="run name")
+    if dtype not in ("uint8", "float16"):
+        raise ValueError(f"dtype must be 'uint8' or 'float16', got {dtype!r}")
+    params = dict(params or {})
+    exists = run in ws.predictions()
+    if exists and resume:
+        array = ws.array(f"predictions/{run}")
+        stored: Any = array.attrs.get("classes", [])
+        if array.attrs.get("params") != params or list(stored) != list(classes):
+            raise ValueError(
+                f"predictions/{run} was started with other parameters; resume it with the "
+                "same ones, or pass overwrite to start again"
+            )
+        label_array = ws.labels(labels) if labels is not None else None
+        return PredictionRun(array, label_array)
+    if exists and not overwrite:
+        raise FileExistsError(
+            f"predictions/{run} already exists in {ws.path} (pass resume to continue it or "
+            "overwrite to replace it)"
+        )
+    if exists:
+        ws.delete(f"predictions/{run}")
+    label_array = None
+    if labels is not None:
+        label_dtype = np.uint8 if len(classes) <= 255 else np.uint16
+        if labels in ws.label_names():
+            existing = ws.labels(labels)
+            untouched = existing.nchunks_initialized == 0  # e.g. made empty at import
+            if untouched and np.dtype(existing.dtype).itemsize >= np.dtype(label_dtype).itemsize:
+                label_array = existing
+            elif not overwrite:
+                raise FileExistsError(
+                    f"labels/{labels} already exists in {ws.path} and has content (pass "
+                    "overwrite to replace it, or choose another labels name)"
+                )
+            else:
+                ws.delete(f"labels/{labels}")
+        if label_array is None:
+            label_array = ws.create_labels(labels, dtype=label_dtype)
+    ws._check_writable()
+    if "predictions" not in ws.root:
+        ws.root.create_group("predictions")
+    array = zarr.create_array(
+        store=str(ws.path / "predictions" / run),
+        shape=(len(classes), *ws.spatial_shape),
+        dtype=dtype,
+        chunks=(len(classes), *(int(c) for c in chunks)),
+        fill_value=0,
+        attributes={
+            "classes": list(classes),
+            "scale": 1 / 255 if dtype == "uint8" else 1.0,
+            "params": params,
+            "complete": False,
+            "blocks_done": [],
+        },
+    )
+    ws.journal.append("prediction-started", name=run, labels=labels, **params)
+    return PredictionRun(array, label_array)
