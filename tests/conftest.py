@@ -23,3 +23,12 @@ def volume_u16() -> np.ndarray:
     """A small (z, y, x) uint16 volume with distinct values."""
     rng = np.random.default_rng(0)
     return rng.integers(0, 60000, size=(7, 33, 45), dtype=np.uint16)
+
+
+@pytest.fixture
+def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty user model folder (``STRATOSEG_MODEL_DIR``) for this test."""
+    d = tmp_path / "models"
+    d.mkdir()
+    monkeypatch.setenv("STRATOSEG_MODEL_DIR", str(d))
+    return d

@@ -14,14 +14,6 @@ from stratoseg.cli import main
 from stratoseg.models import ModelCard, UNetConfig, build_model, save_package
 
 
-@pytest.fixture
-def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "models"
-    d.mkdir()
-    monkeypatch.setenv("STRATOSEG_MODEL_DIR", str(d))
-    return d
-
-
 def _save(folder: Path, name: str, **config: int) -> tuple[Path, ModelCard]:
     base = {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "depth": 1, "base_filters": 4}
     cfg = UNetConfig(**{**base, **config})

@@ -24,14 +24,6 @@ MakeCard = Callable[..., ModelCard]
 
 
 @pytest.fixture
-def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "models"
-    d.mkdir()
-    monkeypatch.setenv("STRATOSEG_MODEL_DIR", str(d))
-    return d
-
-
-@pytest.fixture
 def builtin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "builtin"
     d.mkdir()

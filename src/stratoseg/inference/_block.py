@@ -14,9 +14,30 @@ import numpy as np
 
 from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, plan_block
 
-__all__ = ["Predict", "predict_block", "read_extended"]
+__all__ = ["Predict", "input_region", "predict_block", "read_extended"]
 
 Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def split_region(
+    region: Sequence[slice], shape: Sequence[int]
+) -> tuple[list[slice], list[tuple[int, int]]]:
+    """The part of ``region`` inside a volume of ``shape`` (at least one voxel per axis), and
+    the edge padding that extends it back to ``region``.
+
+    Examples
+    --------
+    >>> split_region([slice(-2, 6)], [4])
+    ([slice(0, 4, None)], [(2, 2)])
+    """
+    inside, pad = [], []
+    for s, n in zip(region, shape, strict=True):
+        lo, hi = int(s.start), int(s.stop)
+        a, b = min(max(lo, 0), n - 1), max(min(hi, n), 1)
+        a = min(a, b - 1)
+        inside.append(slice(a, b))
+        pad.append((a - lo, hi - b))
+    return inside, pad
 
 
 def read_extended(source: Any, region: Sequence[slice]) -> np.ndarray:
@@ -30,14 +51,7 @@ def read_extended(source: Any, region: Sequence[slice]) -> np.ndarray:
     >>> read_extended(np.arange(4), [slice(-2, 6)]).tolist()
     [0, 0, 0, 1, 2, 3, 3, 3]
     """
-    spatial = tuple(int(n) for n in source.shape[-len(region) :])
-    inside, pad = [], []
-    for s, n in zip(region, spatial, strict=True):
-        lo, hi = int(s.start), int(s.stop)
-        a, b = min(max(lo, 0), n - 1), max(min(hi, n), 1)
-        a = min(a, b - 1)
-        inside.append(slice(a, b))
-        pad.append((a - lo, hi - b))
+    inside, pad = split_region(region, tuple(int(n) for n in source.shape[-len(region) :]))
     lead = (slice(None),) * (len(source.shape) - len(region))
     data = np.asarray(source[lead + tuple(inside)])
     if any(p for pair in pad for p in pair):
@@ -85,6 +99,36 @@ def _run(
     return out
 
 
+def _plan(
+    block: Sequence[slice],
+    axes: Sequence[Axis],
+    tiling: Tiling,
+    passes: int,
+    step: Sequence[int] | None,
+    seed: int,
+) -> tuple[list[Window], list[Window], tuple[slice, ...]]:
+    """The block's windows, its crop windows (stratified fills) and the input region of both."""
+    windows = plan_block(block, axes, tiling, passes=passes, step=step, seed=seed)
+    crop = windows if tiling == "crop" else plan_block(block, axes, "crop")
+    everything = windows + crop if tiling == "stratified" else windows  # fills may be needed
+    lo = [min(w.origin[i] for w in everything) for i in range(len(axes))]
+    hi = [max(w.origin[i] for w in everything) + a.window for i, a in enumerate(axes)]
+    return windows, crop, tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+
+
+def input_region(
+    block: Sequence[slice],
+    axes: Sequence[Axis],
+    *,
+    tiling: Tiling = "crop",
+    passes: int = 4,
+    step: Sequence[int] | None = None,
+    seed: int = 0,
+) -> tuple[slice, ...]:
+    """The region :func:`predict_block` reads for this block (to read it ahead of time)."""
+    return _plan(block, axes, tiling, passes, step, seed)[2]
+
+
 def predict_block(
     block: Sequence[slice],
     axes: Sequence[Axis],
@@ -117,12 +161,9 @@ def predict_block(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    windows = plan_block(block, axes, tiling, passes=passes, step=step, seed=seed)
-    crop = windows if tiling == "crop" else plan_block(block, axes, "crop")
-    everything = windows + crop if tiling == "stratified" else windows  # fills may be needed
-    lo = tuple(min(w.origin[i] for w in everything) for i in range(len(axes)))
-    hi = tuple(max(w.origin[i] for w in everything) + a.window for i, a in enumerate(axes))
-    data = read(tuple(slice(a, b) for a, b in zip(lo, hi, strict=True)))
+    windows, crop, region = _plan(block, axes, tiling, passes, step, seed)
+    lo = tuple(int(r.start) for r in region)
+    data = read(region)
     start = tuple(int(s.start) for s in block)
     shape = tuple(int(s.stop) - int(s.start) for s in block)
     results = _run(windows, data, lo, axes, predict, batch_size)

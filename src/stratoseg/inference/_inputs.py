@@ -21,7 +21,7 @@ import dask.array as da
 import numpy as np
 
 from stratoseg.enhance import EnhanceParams, Globals, enhance_array, global_values, halo
-from stratoseg.inference._block import read_extended
+from stratoseg.inference._block import read_extended, split_region
 
 __all__ = ["InputReader", "normalisation_range"]
 
@@ -164,21 +164,17 @@ class InputReader:
         volume plus the channel's halo (clipped to the volume), cropped, edge-extended."""
         shape = tuple(int(n) for n in self.data.shape)
         margin = halo(params, self.voxel_size)
-        inside = [
-            (min(max(int(s.start), 0), n - 1), max(min(int(s.stop), n), 1))
-            for s, n in zip(region, shape, strict=True)
-        ]
-        inside = [(a, max(b, a + 1)) for a, b in inside]
+        inside, pad = split_region(region, shape)
         wide = tuple(
-            slice(max(a - m, 0), min(b + m, n))
-            for (a, b), m, n in zip(inside, margin, shape, strict=True)
+            slice(max(s.start - m, 0), min(s.stop + m, n))
+            for s, m, n in zip(inside, margin, shape, strict=True)
         )
         block = np.asarray(self.data[wide])
         channel = enhance_array(block, params, voxel_size=self.voxel_size, globals_=g)
         core = channel[
-            tuple(slice(a - w.start, b - w.start) for (a, b), w in zip(inside, wide, strict=True))
-        ]
-        pad = [
-            (a - int(s.start), int(s.stop) - b) for (a, b), s in zip(inside, region, strict=True)
+            tuple(
+                slice(s.start - w.start, s.stop - w.start)
+                for s, w in zip(inside, wide, strict=True)
+            )
         ]
         return np.pad(core, pad, mode="edge") if any(p for pr in pad for p in pr) else core

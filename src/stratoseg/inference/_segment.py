@@ -22,9 +22,9 @@ import numpy as np
 
 from stratoseg._blocks import group_chunks
 from stratoseg._progress import Cancelled, ProgressFn, StopFn
-from stratoseg.inference._block import predict_block
+from stratoseg.inference._block import input_region, predict_block
 from stratoseg.inference._inputs import InputReader
-from stratoseg.inference._tiling import Axis, Tiling, plan_block
+from stratoseg.inference._tiling import Axis, Tiling
 from stratoseg.workspace import PredictionRun, Workspace, open_prediction_run
 
 __all__ = ["SegmentPlan", "block_seed", "plan_segment", "segment_workspace"]
@@ -154,18 +154,6 @@ def _fit(window: tuple[int, ...], config: Any) -> tuple[int, ...]:
     return tuple(max(d, math.ceil(w / d) * d) for w in window)
 
 
-def _read_region(
-    block: tuple[slice, ...], axes: Sequence[Axis], tiling: Tiling, passes: int, seed: int
-) -> tuple[slice, ...]:
-    """The input region :func:`predict_block` will read for this block."""
-    windows = plan_block(block, axes, tiling, passes=passes, seed=seed)
-    if tiling == "stratified":
-        windows = windows + plan_block(block, axes, "crop")
-    lo = [min(w.origin[i] for w in windows) for i in range(len(axes))]
-    hi = [max(w.origin[i] for w in windows) + a.window for i, a in enumerate(axes)]
-    return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-
-
 def segment_workspace(
     ws: Workspace,
     model: str | os.PathLike[str],
@@ -238,18 +226,10 @@ def segment_workspace(
         progress(done_voxels, total)
 
     def compute(index: int, region: tuple[slice, ...], data: np.ndarray | None) -> np.ndarray:
-        s = block_seed(seed, index)
-
-        def read(r: tuple[slice, ...]) -> np.ndarray:
-            return (
-                data
-                if data is not None and r == _read_region(region, plan.axes, tiling, passes, s)
-                else reader(r)
-            )
-
+        """One block; ``data``: its input region, read ahead (else read here)."""
         return predict_block(
-            region, plan.axes, read, predictor, tiling=tiling, passes=passes, seed=s,
-            batch_size=batch_size,
+            region, plan.axes, reader if data is None else (lambda _: data), predictor,
+            tiling=tiling, passes=passes, seed=block_seed(seed, index), batch_size=batch_size,
         )  # fmt: skip
 
     def stop() -> None:
@@ -263,7 +243,9 @@ def segment_workspace(
         def prefetch(k: int) -> None:
             if k < len(todo) and k not in prefetched:
                 i, region = todo[k]
-                r = _read_region(region, plan.axes, tiling, passes, block_seed(seed, i))
+                r = input_region(
+                    region, plan.axes, tiling=tiling, passes=passes, seed=block_seed(seed, i)
+                )
                 prefetched[k] = reads.submit(reader, r)
 
         if workers == 1:

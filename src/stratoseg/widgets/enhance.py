@@ -277,7 +277,7 @@ class EnhanceWidget(Container):
         layer, params = inputs
         try:
             plane, lead = plane_at(layer, self._viewer.dims.point)
-            seeds = self._seed_plane(layer, plane.shape)
+            seeds = self._seed_plane(layer)
             result = enhance_array(
                 plane,
                 params.model_copy(update={"mode": "2d"}),
@@ -308,7 +308,7 @@ class EnhanceWidget(Container):
         """The labels layer whose painted voxels are the seeds (geodesic method), or None."""
         return self.seeds.value if self.method.value in RELEVANT["seeds"] else None
 
-    def _seed_plane(self, layer: Image, shape: tuple[int, ...]) -> Any:
+    def _seed_plane(self, layer: Image) -> Any:
         """The seeds on the previewed plane (None: from the threshold).
 
         Raises
@@ -321,8 +321,8 @@ class EnhanceWidget(Container):
             return None
         check_seed_shape(seeds, layer)
         plane, _ = plane_at(seeds, self._viewer.dims.point)
-        mask = np.asarray(plane) > 0
-        if mask.shape != shape or not mask.any() or mask.all():
+        mask = np.asarray(plane) > 0  # on the image's grid: check_seed_shape passed
+        if not mask.any() or mask.all():
             state = "no seed" if not mask.any() else "only seeds"
             raise ValueError(
                 f"labels layer {seeds.name!r} has {state} on this slice: paint seeds (and "
