@@ -32,3 +32,11 @@ def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d.mkdir()
     monkeypatch.setenv("STRATOSEG_MODEL_DIR", str(d))
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny 2-D U-Net package trained for seconds on a synthetic composite (3 classes)."""
+    from _tiny_model import train_tiny_model
+
+    return train_tiny_model(tmp_path_factory.mktemp("models") / "tiny-composite.zip")

@@ -150,6 +150,12 @@ class InputReader:
             if kind == "image":
                 if image is None:
                     image = read_extended(self.data, region).astype(np.float32)
+                    if self.data.dtype.kind == "f" and not np.isfinite(image).all():
+                        where = ", ".join(f"{r.start}:{r.stop}" for r in region)
+                        raise ValueError(
+                            f"the image contains NaN or infinite values (in region [{where}]); "
+                            "clean it before segmenting"
+                        )
                     image -= np.float32(self.low)
                     image *= np.float32(self.scale)
                 out.append(image)

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -23,7 +22,6 @@ import numpy as np
 from stratoseg._blocks import group_chunks
 from stratoseg._progress import Cancelled, ProgressFn, StopFn
 from stratoseg.inference._block import input_region, predict_block
-from stratoseg.inference._inputs import InputReader
 from stratoseg.inference._tiling import Axis, Tiling
 from stratoseg.workspace import PredictionRun, Workspace, open_prediction_run
 
@@ -180,44 +178,26 @@ def segment_workspace(
     Returns the finished :class:`~stratoseg.workspace.PredictionRun` (``predictions/<run>``,
     default run name: the model's name, and ``labels/<labels>`` by MAP unless None).
     """
-    from stratoseg.inference._predictor import Predictor
-    from stratoseg.models import load_package, resolve_model
+    from stratoseg.inference._prepare import check_options, prepare
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if tiling not in ("crop", "gaussian", "stratified"):
-        raise ValueError(f"tiling must be 'crop', 'gaussian' or 'stratified', got {tiling!r}")
-    if passes < 1:
-        raise ValueError(f"passes must be >= 1, got {passes}")
-    path = resolve_model(model)
-    net, card = load_package(path)
+    check_options(tiling, passes, batch_size)
     image = ws.image()
     if "c" in image.axes:
         raise ValueError(
             f"segmenting needs a single-channel image; {ws.path} has axes {image.axes!r}"
         )
-    cfg = card.architecture.config
-    plan = plan_segment(
-        cfg, ws.spatial_shape, ws.chunks, window=window, halo=halo, block=block,
-        classes=len(card.classes), in_channels=len(card.input.channels),
+    ready = prepare(
+        image.data, model, chunks=ws.chunks, voxel_size=ws.voxel_size, device=device,
+        window=window, halo=halo, block=block,
     )  # fmt: skip
-    reader = InputReader(image.data, card.input.channels, card.input.normalisation, ws.voxel_size)
-    params = {
-        "model": card.name,
-        "model_path": str(Path(path).resolve()),
-        "tiling": tiling,
-        "passes": passes if tiling == "stratified" else 1,
-        "seed": seed,
-        "window": [a.window for a in plan.axes],
-        "halo": [a.halo for a in plan.axes],
-        "block": list(plan.block),
-        **reader.values,
-    }
+    card, plan, reader, predictor = ready.card, ready.plan, ready.reader, ready.predictor
     out = open_prediction_run(
         ws, run or card.name, classes=[c.name for c in card.classes], chunks=ws.chunks,
-        dtype=dtype, labels=labels, params=params, resume=resume, overwrite=overwrite,
+        dtype=dtype, labels=labels, params=ready.params(tiling, passes, seed), resume=resume,
+        overwrite=overwrite,
     )  # fmt: skip
-    predictor = Predictor(net, device=device)
     blocks = plan.blocks()
     todo = [(i, b) for i, b in enumerate(blocks) if i not in out.done]
     total = int(np.prod(plan.shape))

@@ -1,0 +1,178 @@
+"""``stratoseg segment`` end to end, and its bad-input table (one ``error:`` line, exit 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from stratoseg.cli import main
+from stratoseg.inference import segment_workspace
+from stratoseg.models import ModelCard, UNetConfig, build_model, save_package
+from stratoseg.workspace import Workspace
+
+
+def _package(d: Path, name: str, norm: str = "minmax", **config: Any) -> Path:
+    """An untrained 1-channel, 2-class package (enough for argument checks)."""
+    cfg = UNetConfig(in_channels=1, out_channels=2, base_filters=4, **config)
+    torch.manual_seed(0)
+    card = ModelCard(
+        name=name,
+        architecture={"kind": "unet", "config": cfg},
+        input={"channels": [{"source": "image"}], "normalisation": {"kind": norm}},
+        classes=[{"name": "a"}, {"name": "b"}],
+        receptive_field=cfg.receptive_field,
+    )
+    return save_package(build_model(cfg).eval(), card, d / f"{name}.zip")
+
+
+def _image(d: Path, name: str = "v.tif", array: np.ndarray | None = None) -> str:
+    data = np.random.default_rng(0).random((6, 40, 40)).astype(np.float32)
+    tifffile.imwrite(d / name, data if array is None else array, photometric="minisblack")
+    return str(d / name)
+
+
+def _model2d(d: Path) -> str:
+    return str(_package(d, "m2", spatial_dims=2, depth=2))
+
+
+def _unknown_model(d: Path) -> list[str]:
+    return ["segment", _image(d), "-o", str(d / "ws.zarr"), "--model", "nosuch"]
+
+
+def _not_a_package(d: Path) -> list[str]:
+    (d / "junk.zip").write_bytes(b"not a zip")
+    return ["segment", _image(d), "-o", str(d / "ws.zarr"), "--model", str(d / "junk.zip")]
+
+
+def _multichannel(d: Path) -> list[str]:
+    rgb = np.zeros((3, 40, 40), np.uint8)
+    tifffile.imwrite(d / "rgb.tif", rgb, photometric="rgb", planarconfig="separate")
+    return ["segment", str(d / "rgb.tif"), "-o", str(d / "ws.zarr"), "--model", _model2d(d)]
+
+
+def _3d_model_on_2d(d: Path) -> list[str]:
+    model = str(_package(d, "m3", spatial_dims=3, depth=1))
+    image = _image(d, "2d.tif", np.zeros((40, 40), np.uint8))
+    return ["segment", image, "-o", str(d / "ws.zarr"), "--model", model]
+
+
+def _halo_off_grid(d: Path) -> list[str]:
+    return ["segment", _image(d), "-o", str(d / "ws.zarr"), "--model", _model2d(d), "--halo", "3"]
+
+
+def _window_off_grid(d: Path) -> list[str]:
+    model = _model2d(d)
+    return ["segment", _image(d), "-o", str(d / "ws.zarr"), "--model", model, "--window", "30"]
+
+
+def _block_off_chunks(d: Path) -> list[str]:
+    model = _model2d(d)
+    return ["segment", _image(d), "-o", str(d / "ws.zarr"), "--model", model, "--block", "4,40,40"]
+
+
+def _nan(d: Path) -> list[str]:
+    data = np.ones((6, 40, 40), np.float32)
+    data[3, 5, 5] = np.nan
+    return ["segment", _image(d, "nan.tif", data), "-o", str(d / "ws.zarr"), "--model", _model2d(d)]
+
+
+def _inf_unnormalised(d: Path) -> list[str]:
+    """Normalisation "none" takes no whole-volume statistics: the block read catches it."""
+    data = np.ones((6, 40, 40), np.float32)
+    data[3, 5, 5] = np.inf
+    model = str(_package(d, "raw", norm="none", spatial_dims=2, depth=2))
+    return ["segment", _image(d, "inf.tif", data), "-o", str(d / "ws.zarr"), "--model", model]
+
+
+def _output_under_a_file(d: Path) -> list[str]:
+    (d / "file.txt").write_text("x")
+    model = _model2d(d)
+    return ["segment", _image(d), "-o", str(d / "file.txt" / "ws.zarr"), "--model", model]
+
+
+def _zero_passes(d: Path) -> list[str]:
+    model = _model2d(d)
+    return ["segment", _image(d), "-o", str(d / "ws.zarr"), "--model", model, "--passes", "0"]
+
+
+CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
+    "unknown model": (_unknown_model, "unknown model 'nosuch'"),
+    "not a package": (_not_a_package, "junk.zip"),
+    "multi-channel image": (_multichannel, "needs a single-channel image"),
+    "3-D model on a 2-D image": (_3d_model_on_2d, "a 3-D model cannot segment a 2-D image"),
+    "halo off the pooling grid": (_halo_off_grid, "halo (3, 3) must be a multiple of 2"),
+    "window off the pooling grid": (_window_off_grid, "window 30 must be a multiple of"),
+    "block not whole chunks": (_block_off_chunks, "must be a multiple of the chunks"),
+    "NaN in the image": (_nan, "NaN or infinite values"),
+    "Inf, no normalisation": (_inf_unnormalised, "NaN or infinite values (in region"),
+    "output under a file": (_output_under_a_file, "file.txt"),
+    "zero passes": (_zero_passes, "--passes must be >= 1, got 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_gives_one_error_line_and_code_2(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make, expected = CASES[case]
+    argv = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ")
+    assert expected in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no workspace left behind
+
+
+def test_a_read_only_workspace_is_refused(tmp_path: Path) -> None:
+    model = _model2d(tmp_path)
+    assert main(["import", _image(tmp_path), "-o", str(tmp_path / "ws.zarr")]) == 0
+    with (
+        Workspace.open(tmp_path / "ws.zarr") as ws,
+        pytest.raises(PermissionError, match="open read-only"),
+    ):
+        segment_workspace(ws, model, device="cpu")
+
+
+@pytest.mark.parametrize("config", [{"spatial_dims": 2, "depth": 2}, {"spatial_dims": 3}])
+def test_a_volume_smaller_than_a_window_is_padded(tmp_path: Path, config: dict) -> None:
+    model = str(_package(tmp_path, "m", **{"depth": 2, **config}))
+    image = _image(tmp_path, "small.tif", np.random.default_rng(1).random((2, 7, 9)))
+    argv = ["segment", image, "-o", str(tmp_path / "ws.zarr"), "--model", model, "--device", "cpu"]
+    assert main(argv) == 0
+    with Workspace.open(tmp_path / "ws.zarr") as ws:
+        assert ws.array("predictions/m").shape == (2, 2, 7, 9)
+        assert ws.labels("segmentation").shape == (2, 7, 9)
+
+
+def test_segment_then_resume_and_overwrite(
+    tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoseg.synthetic import make_composite
+
+    vol = make_composite((4, 64, 64), seed=7)
+    image = _image(tmp_path, "c.tif", np.asarray(vol.image))
+    ws_path = str(tmp_path / "ws.zarr")
+    argv = ["segment", image, "-o", ws_path, "--model", str(tiny_model), "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "predictions/tiny-composite" in out
+    assert "labels/segmentation" in out
+    with Workspace.open(ws_path) as ws:
+        labels = np.asarray(ws.labels("segmentation")[...])
+        assert ws.array("predictions/tiny-composite").attrs["complete"] is True
+    truth = np.asarray(vol.labels)
+    assert (labels == truth).mean() > 0.8  # the tiny model learnt something
+    again = ["segment", ws_path, "--model", str(tiny_model), "--device", "cpu"]
+    assert main(again) == 2
+    assert "overwrite to replace it" in capsys.readouterr().err
+    assert main([*again, "--resume"]) == 0  # a complete run: nothing left to do
+    assert main([*again, "--overwrite", "--tiling", "stratified", "--passes", "2"]) == 0
