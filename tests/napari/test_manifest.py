@@ -35,7 +35,11 @@ def test_installed_plugin_is_discovered() -> None:
     contributions = manifest.contributions
     assert [r.command for r in contributions.readers or []] == ["stratoseg.get_reader"]
     assert sorted(s.key for s in contributions.sample_data or []) == ["cells", "composite"]
-    assert [w.display_name for w in contributions.widgets or []] == ["Load / Workspace", "Enhance"]
+    assert [w.display_name for w in contributions.widgets or []] == [
+        "Load / Workspace",
+        "Enhance",
+        "Segment",
+    ]
     readers = {r.command for r in pm.iter_compatible_readers(["/data/scan.tif"])}
     assert "stratoseg.get_reader" in readers
     folders = {r.command for r in pm.iter_compatible_readers([str(MANIFEST.parent)])}

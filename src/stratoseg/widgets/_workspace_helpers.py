@@ -5,6 +5,7 @@ Generic Qt plumbing shared with other widgets lives in :mod:`stratoseg.widgets._
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ __all__ = [
     "default_workspace_path",
     "format_summary",
     "painted",
+    "session_holding",
 ]
 
 
@@ -153,6 +155,7 @@ class WorkspaceSession:
         self.viewer = viewer
         self.layers: list[Layer] = []
         viewer.layers.events.removed.connect(self._on_removed)
+        _SESSIONS.add(self)
         try:
             self.add(workspace_layer_data(ws, editable=True))
         except Exception:
@@ -211,7 +214,22 @@ class WorkspaceSession:
             if remove_labels and is_labels and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
         self.layers = []
+        _SESSIONS.discard(self)
         self.ws.close()
+
+
+#: The sessions open in this process: other widgets write through them rather than fight
+#: over the writer lock (see :func:`session_holding`).
+_SESSIONS: weakref.WeakSet[WorkspaceSession] = weakref.WeakSet()
+
+
+def session_holding(path: str | Path) -> WorkspaceSession | None:
+    """The open session of this process that holds the workspace at ``path``, if any."""
+    target = Path(path).resolve()
+    for session in list(_SESSIONS):
+        if Path(session.ws.path).resolve() == target and session.ws.writable:
+            return session
+    return None
 
 
 class SessionSlot:
