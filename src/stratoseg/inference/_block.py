@@ -7,14 +7,22 @@ network, the device and the precision live behind it (``_predictor.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, plan_block
 
-__all__ = ["Predict", "input_region", "predict_block", "read_extended"]
+__all__ = [
+    "Predict",
+    "Sink",
+    "input_region",
+    "predict_block",
+    "predict_block_into",
+    "read_extended",
+]
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -59,8 +67,16 @@ def read_extended(source: Any, region: Sequence[slice]) -> np.ndarray:
     return data
 
 
-def _batches(items: list[Window], size: int) -> list[list[Window]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def _batches(items: list[Window], size: int) -> Iterator[list[Window]]:
+    """Consecutive windows of one shape, at most ``size`` at a time."""
+    batch: list[Window] = []
+    for w in items:
+        if batch and (len(batch) == size or w.size != batch[0].size):
+            yield batch
+            batch = []
+        batch.append(w)
+    if batch:
+        yield batch
 
 
 def _run(
@@ -70,9 +86,16 @@ def _run(
     axes: Sequence[Axis],
     predict: Predict,
     batch_size: int,
-) -> list[tuple[Window, np.ndarray]]:
-    """Each window with its predicted probabilities (K, *out_window)."""
-    out: list[tuple[Window, np.ndarray]] = []
+) -> Iterator[tuple[Window, np.ndarray]]:
+    """Each window with its predicted probabilities (K, *out_window), one batch at a time (so
+    that a block never holds the outputs of all its windows at once).
+
+    A ``predict`` with a ``max_voxels`` attribute (input voxels per call, e.g. the CPU
+    :class:`~stratoseg.inference._predictor.Predictor`) gets batches no larger than that."""
+    limit = getattr(predict, "max_voxels", None)
+    if isinstance(limit, int) and windows:
+        per_window = math.prod(windows[0].shape(axes)) * int(data.shape[0])
+        batch_size = max(1, min(batch_size, limit // per_window))
     for batch in _batches(windows, batch_size):
         tiles = np.stack(
             [
@@ -80,8 +103,8 @@ def _run(
                     tuple(
                         [slice(None)]
                         + [
-                            slice(o - r, o - r + a.window)
-                            for o, r, a in zip(w.origin, origin, axes, strict=True)
+                            slice(o - r, o - r + n)
+                            for o, r, n in zip(w.origin, origin, w.shape(axes), strict=True)
                         ]
                     )
                 ]
@@ -89,14 +112,13 @@ def _run(
             ]
         )
         probs = np.asarray(predict(tiles))
-        expected = tuple(a.out_length for a in axes)
+        expected = batch[0].out_shape(axes)
         if probs.ndim != tiles.ndim or probs.shape[0] != len(batch) or probs.shape[2:] != expected:
             raise ValueError(
                 f"predict returned shape {probs.shape} for windows {tiles.shape}; expected "
                 f"({len(batch)}, K, {', '.join(map(str, expected))})"
             )
-        out.extend(zip(batch, probs, strict=True))
-    return out
+        yield from zip(batch, probs, strict=True)
 
 
 def _plan(
@@ -112,7 +134,7 @@ def _plan(
     crop = windows if tiling == "crop" else plan_block(block, axes, "crop")
     everything = windows + crop if tiling == "stratified" else windows  # fills may be needed
     lo = [min(w.origin[i] for w in everything) for i in range(len(axes))]
-    hi = [max(w.origin[i] for w in everything) + a.window for i, a in enumerate(axes)]
+    hi = [max(w.origin[i] + w.shape(axes)[i] for w in everything) for i in range(len(axes))]
     return windows, crop, tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
 
 
@@ -127,6 +149,9 @@ def input_region(
 ) -> tuple[slice, ...]:
     """The region :func:`predict_block` reads for this block (to read it ahead of time)."""
     return _plan(block, axes, tiling, passes, step, seed)[2]
+
+
+Sink = Callable[[tuple[slice, ...], np.ndarray], None]
 
 
 def predict_block(
@@ -159,6 +184,45 @@ def predict_block(
     batch_size : int
         Windows per call of ``predict``.
     """
+    shape = tuple(int(s.stop) - int(s.start) for s in block)
+    held: list[np.ndarray] = []
+
+    def assemble(where: tuple[slice, ...], probs: np.ndarray) -> None:
+        if not held:
+            if probs.shape[1:] == shape:  # the whole block at once (blending tilings)
+                held.append(probs)
+                return
+            held.append(np.empty((probs.shape[0], *shape), np.float32))
+        held[0][tuple([slice(None), *where])] = probs
+
+    predict_block_into(
+        block, axes, read, predict, assemble, tiling=tiling, passes=passes, step=step,
+        seed=seed, batch_size=batch_size,
+    )  # fmt: skip
+    return held[0]
+
+
+def predict_block_into(
+    block: Sequence[slice],
+    axes: Sequence[Axis],
+    read: Callable[[tuple[slice, ...]], np.ndarray],
+    predict: Predict,
+    sink: Sink,
+    *,
+    tiling: Tiling = "crop",
+    passes: int = 4,
+    step: Sequence[int] | None = None,
+    seed: int = 0,
+    batch_size: int = 4,
+) -> None:
+    """:func:`predict_block`, handing the probabilities to ``sink`` as they come.
+
+    ``sink(where, probs)`` receives ``(K, *piece)`` float32 probabilities of the part
+    ``where`` of the block (slices in block coordinates): with ``crop``, one call per window
+    (its kept part), so the block is never held in float32 (a writer encodes each piece to its
+    storage type right away); with the blending tilings, one call with the whole block. The
+    pieces tile the block exactly once.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     windows, crop, region = _plan(block, axes, tiling, passes, step, seed)
@@ -167,9 +231,7 @@ def predict_block(
     start = tuple(int(s.start) for s in block)
     shape = tuple(int(s.stop) - int(s.start) for s in block)
     results = _run(windows, data, lo, axes, predict, batch_size)
-    classes = results[0][1].shape[0]
     if tiling == "crop":
-        out = np.empty((classes, *shape), np.float32)
         for w, probs in results:
             assert w.keep is not None
             dst = tuple(slice(k.start - b, k.stop - b) for k, b in zip(w.keep, start, strict=True))
@@ -177,16 +239,21 @@ def predict_block(
                 slice(k.start - o - a.out_offset, k.stop - o - a.out_offset)
                 for k, o, a in zip(w.keep, w.origin, axes, strict=True)
             )
-            out[tuple([slice(None), *dst])] = probs[tuple([slice(None), *src])]
-        return out
-    acc = np.zeros((classes, *shape), np.float32)
-    total = np.zeros(shape, np.float32)
-    weight = (
-        gaussian_weights(axes)
-        if tiling == "gaussian"
-        else np.ones(tuple(a.out_length for a in axes), np.float32)
-    )
-    _accumulate(results, axes, start, shape, weight, acc, total)
+            sink(dst, probs[tuple([slice(None), *src])])
+        return
+    weights: dict[tuple[int, ...], np.ndarray] = {}
+
+    def weight(w: Window) -> np.ndarray:
+        size = w.shape(axes)
+        if size not in weights:
+            weights[size] = (
+                gaussian_weights(axes, size=size)
+                if tiling == "gaussian"
+                else np.ones(w.out_shape(axes), np.float32)
+            )
+        return weights[size]
+
+    acc, total = _accumulate(results, axes, start, shape, weight)
     if tiling == "stratified" and not total.all():  # no window reached these voxels
         missing = [
             w
@@ -198,29 +265,38 @@ def predict_block(
         ]
         fill = _run(missing, data, lo, axes, predict, batch_size)
         _accumulate(fill, axes, start, shape, weight, acc, total)
-    return acc / total
+    acc /= total
+    sink(tuple(slice(0, n) for n in shape), acc)
 
 
 def _accumulate(
-    results: list[tuple[Window, np.ndarray]],
+    results: Iterable[tuple[Window, np.ndarray]],
     axes: Sequence[Axis],
     start: tuple[int, ...],
     shape: tuple[int, ...],
-    weight: np.ndarray,
-    acc: np.ndarray,
-    total: np.ndarray,
-) -> None:
-    """Add each window's weighted output where it overlaps the block."""
+    weight: Callable[[Window], np.ndarray],
+    acc: np.ndarray | None = None,
+    total: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add each window's weighted output where it overlaps the block (``acc`` and ``total``
+    are made at the first window when not given)."""
+    if total is None:
+        total = np.zeros(shape, np.float32)
     for w, probs in results:
+        if acc is None:
+            acc = np.zeros((probs.shape[0], *shape), np.float32)
         dst, src = [], []
-        for o, a, b, n in zip(w.origin, axes, start, shape, strict=True):
+        for o, a, n_out, b, n in zip(w.origin, axes, w.out_shape(axes), start, shape, strict=True):
             first = o + a.out_offset  # output start, volume coordinates
-            lo, hi = max(first, b), min(first + a.out_length, b + n)
+            lo, hi = max(first, b), min(first + n_out, b + n)
             if lo >= hi:
                 break
             dst.append(slice(lo - b, hi - b))
             src.append(slice(lo - first, hi - first))
         else:
             region = tuple(src)
-            acc[tuple([slice(None), *dst])] += weight[region] * probs[tuple([slice(None), *region])]
-            total[tuple(dst)] += weight[region]
+            w_region = weight(w)[region]
+            acc[tuple([slice(None), *dst])] += w_region * probs[tuple([slice(None), *region])]
+            total[tuple(dst)] += w_region
+    assert acc is not None
+    return acc, total

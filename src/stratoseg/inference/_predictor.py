@@ -16,9 +16,24 @@ import torch
 from stratoseg._threads import num_threads
 from stratoseg.inference._tiling import Axis
 
-__all__ = ["Device", "Predictor", "choose_window", "pick_device", "tiling_axes"]
+__all__ = [
+    "BLOCK_BYTES",
+    "CPU_MAX_VOXELS",
+    "Device",
+    "Predictor",
+    "choose_window",
+    "fit_blocks",
+    "pick_device",
+    "tiling_axes",
+]
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
+
+#: Input voxels per forward call on the CPU (a larger batch runs in parts); see Predictor.
+CPU_MAX_VOXELS = 2**19
+
+#: Memory budget of one block's input region in inference (see :func:`fit_blocks`).
+BLOCK_BYTES = 256 * 2**20
 
 _THREADS_SET = threading.Lock()
 _threads_done = False
@@ -82,6 +97,95 @@ def choose_window(length: int, target: int, halo: int, divisor: int) -> int:
     return best[1]
 
 
+def _forwarded(length: int, block: int, window: int, halo: int, divisor: int) -> int:
+    """Input voxels the crop windows of an axis of ``length`` forward, in blocks of ``block``
+    with windows of at most ``window`` fitted to each block (see ``_tiling._crop_axis``)."""
+    stride = window - 2 * halo
+    total = 0
+    for lo in range(0, length, block):
+        size = min(block, length - lo)
+        count = math.ceil(size / stride)
+        total += count * (math.ceil(size / count / divisor) * divisor + 2 * halo)
+    return total
+
+
+def _outer(values: Sequence[np.ndarray]) -> np.ndarray:
+    """The outer product of 1-D arrays: ``out[i, j, ...] = values[0][i] * values[1][j] ...``."""
+    out = np.ones((1,) * len(values))
+    for axis, v in enumerate(values):
+        out = out * np.reshape(v, [-1 if a == axis else 1 for a in range(len(values))])
+    return out
+
+
+def fit_blocks(
+    shape: Sequence[int],
+    chunks: Sequence[int],
+    *,
+    window: Sequence[int],
+    halo: Sequence[int],
+    divisor: int,
+    read_halo: Sequence[int],
+    bytes_per_voxel: float,
+    budget: int | None = None,
+    fit_window: bool = True,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The block shape (whole chunks, within the memory budget) and the windows of the
+    network's axes (the last ``len(window)``) that forward the fewest voxels per voxel.
+
+    Every block shape of whole chunks whose input region (block + 2 ``read_halo``, as in
+    :func:`stratoseg._blocks.group_chunks`) times ``bytes_per_voxel`` fits ``budget``
+    (default :data:`BLOCK_BYTES`; one chunk always fits) is scored by the voxels its crop
+    windows forward, windows
+    fitted to each block; within 0.5% of the fewest, the largest block wins (fewer blocks,
+    less halo read twice), and of those the one whose halo is smallest. The largest block is
+    not always best: an axis of 1024 voxels in blocks of 960 ends with a block of 64, whose
+    window is mostly halo, and a 2-D network gains nothing from blocks deep in z but loses on
+    narrow ones in y and x. With ``fit_window`` each block length gets :func:`choose_window`
+    of ``window``, else ``window`` as it is.
+
+    Examples
+    --------
+    >>> fit_blocks((256,), (64,), window=(128,), halo=(8,), divisor=8, read_halo=(8,),
+    ...            bytes_per_voxel=1.0)
+    ((256,), (144,))
+    >>> fit_blocks((512, 512, 512), (64, 64, 64), window=(128,) * 3, halo=(8,) * 3, divisor=8,
+    ...            read_halo=(8,) * 3, bytes_per_voxel=28.0)
+    ((128, 128, 384), (144, 144, 144))
+    """
+    lead = len(shape) - len(window)
+    cands, ratios, extents, wins = [], [], [], []
+    for axis, (n, c) in enumerate(zip(shape, chunks, strict=True)):
+        sizes = sorted({*range(int(c), int(n), int(c)), int(n)})
+        cands.append(sizes)
+        extents.append(np.array([min(s, n) + 2 * int(read_halo[axis]) for s in sizes], float))
+        if axis < lead:  # every slice predicted once, whatever the block
+            ratios.append(np.ones(len(sizes)))
+            wins.append([0] * len(sizes))
+            continue
+        w, h = int(window[axis - lead]), int(halo[axis - lead])
+        ws = [choose_window(s, w, h, divisor) if fit_window else w for s in sizes]
+        ratios.append(
+            np.array([_forwarded(n, s, x, h, divisor) / n for s, x in zip(sizes, ws, strict=True)])
+        )
+        wins.append(ws)
+    limit = max(
+        (BLOCK_BYTES if budget is None else budget) / bytes_per_voxel,
+        math.prod(min(c, n) + 2 * r for c, n, r in zip(chunks, shape, read_halo, strict=True)),
+    )
+    memory = _outer(extents)  # per candidate block shape (one array axis per volume axis)
+    cost = _outer(ratios)
+    voxels = _outer([np.array(c, float) for c in cands])
+    fits = memory <= limit * (1 + 1e-9)
+    best = cost[fits].min()
+    near = fits & (cost <= best * 1.005)
+    largest = voxels[near].max()
+    pick = np.where(near & (voxels >= largest * 0.999), memory, np.inf)  # then the least halo
+    index = np.unravel_index(int(np.argmin(pick)), pick.shape)
+    out = tuple(cands[a][int(i)] for a, i in enumerate(index))
+    windows = tuple(wins[a][int(index[a])] for a in range(lead, len(shape)))
+    return out, windows
+
+
 def tiling_axes(
     config: Any,
     volume_ndim: int,
@@ -129,6 +233,13 @@ class Predictor:
     device : {"auto", "cpu", "cuda", "mps"}
     precision : {"auto", "float32", "bfloat16", "float16"}
         ``auto``: bfloat16 on CUDA when supported, float16 on MPS, float32 on CPU.
+    max_voxels : int, "auto" or None
+        A batch whose windows hold more input voxels (counting every channel) than this goes
+        through the network in parts of at least one window; the output is the same, and
+        :func:`~stratoseg.inference.predict_block` makes its batches no larger. ``"auto"``:
+        :data:`CPU_MAX_VOXELS` on the CPU, no limit on a GPU. On the CPU a larger call is no
+        faster (both cores are busy with one window already) and needs memory in proportion
+        (see ``docs/benchmarks.md``).
     """
 
     def __init__(
@@ -137,8 +248,16 @@ class Predictor:
         *,
         device: Device | str = "auto",
         precision: str = "auto",
+        max_voxels: int | Literal["auto"] | None = "auto",
     ) -> None:
         self.device = pick_device(device)
+        if max_voxels == "auto":
+            max_voxels = CPU_MAX_VOXELS if self.device.type == "cpu" else None
+        if max_voxels is not None and (not isinstance(max_voxels, int) or max_voxels < 1):
+            raise ValueError(
+                f"max_voxels must be a positive int, 'auto' or None, got {max_voxels!r}"
+            )
+        self.max_voxels = max_voxels
         if self.device.type == "cpu":
             _set_threads_once()
         self.config: Any = model.config
@@ -155,6 +274,16 @@ class Predictor:
         self.model = model.to(self.device).eval()
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
+        per_window = math.prod(tiles.shape[1:])  # input values of one window
+        step = len(tiles)
+        if self.max_voxels is not None:
+            step = max(1, min(step, self.max_voxels // max(1, per_window)))
+        if step >= len(tiles):
+            return self._forward(tiles)
+        parts = [self._forward(tiles[i : i + step]) for i in range(0, len(tiles), step)]
+        return np.concatenate(parts)
+
+    def _forward(self, tiles: np.ndarray) -> np.ndarray:
         net = int(self.config.spatial_dims)
         x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))
         folded = x.ndim - 2 > net  # a 2-D model on z windows: fold z into channels

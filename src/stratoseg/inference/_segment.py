@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from stratoseg._blocks import group_chunks
 from stratoseg._progress import Cancelled, ProgressFn, StopFn
-from stratoseg.inference._block import input_region, predict_block
+from stratoseg.inference._block import input_region, predict_block_into
 from stratoseg.inference._tiling import Axis, Tiling
 from stratoseg.workspace import PredictionRun, Workspace, open_prediction_run
+from stratoseg.workspace._runs import EncodedBlock
 
 __all__ = ["SegmentPlan", "block_seed", "plan_segment", "segment_workspace"]
 
@@ -94,10 +94,10 @@ def plan_segment(
         For the network's spatial axes; default: 512 (2-D) or 128 (3-D) fitted to the blocks,
         and half the receptive field up to a sixteenth of the window.
     block : int or sequence of int, optional
-        Block shape in voxels, a multiple of the chunks; default: chunks grouped under the
-        memory budget.
+        Block shape in voxels, a multiple of the chunks; default: the whole-chunk block within
+        the memory budget whose windows forward the fewest voxels (``fit_blocks``).
     """
-    from stratoseg.inference._predictor import choose_window, tiling_axes
+    from stratoseg.inference._predictor import choose_window, fit_blocks, tiling_axes
 
     shape = tuple(int(n) for n in shape)
     chunks = tuple(min(int(c), n) for c, n in zip(chunks, shape, strict=True))
@@ -111,11 +111,13 @@ def plan_segment(
             f"{config.divisor}), so that windows stay on the network's pooling grid"
         )
     rough = tiling_axes(config, len(shape), window=_fit(target, config), halo=halos)
-    if block is None:
+    if block is None:  # blocks within the memory budget and windows forwarding fewest voxels
         per_voxel = 4.0 * (classes + 2 * in_channels) + 8.0
-        nominal = group_chunks(
-            shape, chunks, halo=[a.halo for a in rough], bytes_per_voxel=per_voxel
-        )
+        nominal, fitted = fit_blocks(
+            shape, chunks, window=target, halo=halos, divisor=int(config.divisor),
+            read_halo=[a.halo for a in rough], bytes_per_voxel=per_voxel,
+            fit_window=window is None,
+        )  # fmt: skip
     else:
         nominal = tuple(
             min(b, n)
@@ -127,13 +129,12 @@ def plan_segment(
                     f"block {nominal} must be a multiple of the chunks {chunks} (or the whole "
                     "axis), so that each chunk is written by one block"
                 )
-    if window is None:  # fit the windows to the blocks: equal pieces, little waste
-        fitted = tuple(
-            choose_window(b, t, h, int(config.divisor))
-            for b, t, h in zip(nominal[-net:], target, halos, strict=True)
-        )
-    else:
         fitted = target
+        if window is None:  # fit the windows to the blocks: equal pieces, little waste
+            fitted = tuple(
+                choose_window(b, t, h, int(config.divisor))
+                for b, t, h in zip(nominal[-net:], target, halos, strict=True)
+            )
     axes = tiling_axes(config, len(shape), window=fitted, halo=halos)
     return SegmentPlan(shape, chunks, nominal, axes)
 
@@ -205,12 +206,16 @@ def segment_workspace(
     if progress:
         progress(done_voxels, total)
 
-    def compute(index: int, region: tuple[slice, ...], data: np.ndarray | None) -> np.ndarray:
-        """One block; ``data``: its input region, read ahead (else read here)."""
-        return predict_block(
+    def compute(index: int, region: tuple[slice, ...], data: np.ndarray | None) -> EncodedBlock:
+        """One block, encoded for storage as it is predicted (never whole in float32);
+        ``data``: its input region, read ahead (else read here)."""
+        encoded = out.encoder(region)
+        predict_block_into(
             region, plan.axes, reader if data is None else (lambda _: data), predictor,
-            tiling=tiling, passes=passes, seed=block_seed(seed, index), batch_size=batch_size,
+            encoded.put, tiling=tiling, passes=passes, seed=block_seed(seed, index),
+            batch_size=batch_size,
         )  # fmt: skip
+        return encoded
 
     def stop() -> None:
         if should_stop is not None and should_stop():
@@ -235,7 +240,7 @@ def segment_workspace(
                 prefetch(k + 1)
                 probs = compute(i, region, prefetched.pop(k).result())
                 pending.append(writes.submit(out.write, i, region, probs))
-                while len(pending) > 2:
+                while len(pending) > 1:  # one block being written while the next is computed
                     pending.pop(0).result()
                 done_voxels += int(np.prod(probs.shape[1:]))
                 if progress:

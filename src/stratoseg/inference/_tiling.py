@@ -6,14 +6,18 @@ network's input window is, how many voxels of context each side of a window are 
 factor). A 2.5D network's z axis is a *context* axis: its window is ``context`` slices and it
 predicts only the central one.
 
-- ``crop``: the block is cut into *pieces* of ``stride = window - 2 halo`` voxels per axis, each
-  predicted by the window that extends it by the halo on both sides. Every voxel is thus taken
-  from the window where it is most central, at least ``halo`` voxels from its edges. Pieces start
-  at multiples of the divisor, so window positions keep the network's pooling grid and, with the
-  halo at least half the receptive field, the result equals one forward pass over the whole
-  (edge-extended) volume.
+- ``crop``: the block is cut into *pieces* of at most ``stride = window - 2 halo`` voxels per
+  axis, each predicted by the window that extends it by the halo on both sides. Every voxel is
+  thus taken from the window where it is most central, at least ``halo`` voxels from its edges.
+  Along each axis a block gets the fewest pieces of at most ``stride`` voxels, all of one length
+  (a multiple of the divisor), so a block shorter than the others (at the end of the volume)
+  gets shorter windows instead of a window mostly outside it: ``window`` is the largest window.
+  Pieces start at multiples of the divisor, so window positions keep the network's pooling grid
+  and, with the halo at least half the receptive field, the result equals one forward pass over
+  the whole (edge-extended) volume.
 - ``gaussian``: the same windows, each output weighted by a Gaussian of its position in the
-  window (sigma = window / 8) and normalised by the sum of weights: a smooth blend.
+  window (sigma = window / 8, of the window's own length) and normalised by the sum of weights:
+  a smooth blend.
 - ``stratified`` (Hammoumi et al. 2021, §4.2): ``passes`` passes; in each, window origins along
   each axis are the regular grid of step ``s'`` shifted by ``s'/2`` and by a draw of
   ``U(-s', s')`` per window (eq 13); the whole window's output is averaged over every window
@@ -47,7 +51,8 @@ class Axis:
     ----------
     window : int
         Input window length (a multiple of ``divisor``; for a context axis, the number of
-        slices the network sees).
+        slices the network sees). ``crop`` and ``gaussian`` may use shorter windows in a block
+        that this one would overshoot (see the module notes); ``stratified`` uses this one.
     halo : int
         Voxels at each window edge that ``crop`` does not keep (for a context axis,
         ``window // 2``).
@@ -115,24 +120,46 @@ class Window:
     keep : tuple of slice or None
         ``crop``: the part of the output to keep, in volume coordinates; None for the blending
         tilings (the whole output counts, weighted).
+    size : tuple of int or None
+        Input window length per axis; None: each axis's ``window``.
     """
 
     origin: tuple[int, ...]
     keep: tuple[slice, ...] | None = None
+    size: tuple[int, ...] | None = None
+
+    def shape(self, axes: Sequence[Axis]) -> tuple[int, ...]:
+        """The input window's length per axis."""
+        return self.size if self.size is not None else tuple(a.window for a in axes)
+
+    def out_shape(self, axes: Sequence[Axis]) -> tuple[int, ...]:
+        """The network output's length per axis (1 along a context axis)."""
+        return tuple(1 if a.context else n for a, n in zip(axes, self.shape(axes), strict=True))
 
 
 def _pieces(lo: int, hi: int, step: int) -> list[tuple[int, int]]:
     return [(p, min(p + step, hi)) for p in range(lo, hi, step)]
 
 
-def _crop_axis(axis: Axis, lo: int, hi: int) -> list[tuple[int, slice]]:
-    """(origin, kept slice) of the crop windows covering [lo, hi) along one axis."""
-    if not axis.context and lo % axis.divisor:
+def _crop_axis(axis: Axis, lo: int, hi: int) -> tuple[int, list[tuple[int, slice]]]:
+    """The window length and (origin, kept slice) of the crop windows covering [lo, hi) along
+    one axis: the fewest pieces of at most ``axis.stride``, of one length on the divisor's grid.
+
+    Examples
+    --------
+    >>> _crop_axis(Axis(window=48, halo=8, divisor=8), 0, 40)  # not 32 + 8 in windows of 48
+    (40, [(-8, slice(0, 24, None)), (16, slice(24, 40, None))])
+    """
+    if axis.context:
+        return axis.window, [(p - axis.halo, slice(p, p + 1)) for p in range(lo, hi)]
+    if lo % axis.divisor:
         raise ValueError(
             f"block start {lo} must be a multiple of the network's divisor {axis.divisor} "
             "(choose blocks, chunks and windows that are multiples of it)"
         )
-    return [(p - axis.halo, slice(p, q)) for p, q in _pieces(lo, hi, axis.stride)]
+    count = math.ceil((hi - lo) / axis.stride)
+    step = math.ceil((hi - lo) / count / axis.divisor) * axis.divisor  # <= axis.stride
+    return step + 2 * axis.halo, [(p - axis.halo, slice(p, q)) for p, q in _pieces(lo, hi, step)]
 
 
 def _stratified_axis(
@@ -194,13 +221,15 @@ def plan_block(
     if any(lo >= hi for lo, hi in bounds):
         raise ValueError(f"empty block {tuple(block)}")
     if tiling in ("crop", "gaussian"):
-        per_axis = [_crop_axis(a, lo, hi) for a, (lo, hi) in zip(axes, bounds, strict=True)]
+        fitted = [_crop_axis(a, lo, hi) for a, (lo, hi) in zip(axes, bounds, strict=True)]
+        size = tuple(n for n, _ in fitted)
         return [
             Window(
                 tuple(o for o, _ in combo),
                 tuple(k for _, k in combo) if tiling == "crop" else None,
+                size,
             )
-            for combo in product(*per_axis)
+            for combo in product(*(pieces for _, pieces in fitted))
         ]
     if tiling != "stratified":
         raise ValueError(f"tiling must be 'crop', 'gaussian' or 'stratified', got {tiling!r}")
@@ -216,18 +245,25 @@ def plan_block(
             _stratified_axis(a, lo, hi, int(s), rng)
             for a, (lo, hi), s in zip(axes, bounds, steps, strict=True)
         ]
-        windows.extend(Window(origin) for origin in product(*per_pass))
+        size = tuple(a.window for a in axes)
+        windows.extend(Window(origin, None, size) for origin in product(*per_pass))
     return windows
 
 
-def gaussian_weights(axes: Sequence[Axis], sigma_scale: float = 0.125) -> np.ndarray:
+def gaussian_weights(
+    axes: Sequence[Axis], sigma_scale: float = 0.125, *, size: Sequence[int] | None = None
+) -> np.ndarray:
     """Separable Gaussian importance of each output voxel of a window (context axes: 1).
 
-    Normalised to a maximum of 1 and floored at 1e-3 so that edges still count a little.
+    ``size`` is the input window per axis (default: each axis's ``window``). Normalised to a
+    maximum of 1 and floored at 1e-3 so that edges still count a little.
     """
+    lengths = [a.window for a in axes] if size is None else [int(n) for n in size]
+    if len(lengths) != len(axes):
+        raise ValueError(f"size must have one length per axis, got {size!r}")
     profiles = []
-    for a in axes:
-        n = a.out_length
+    for a, length in zip(axes, lengths, strict=True):
+        n = 1 if a.context else length
         if n == 1:
             profiles.append(np.ones(1))
             continue

@@ -18,7 +18,55 @@ import zarr
 
 from stratoseg.workspace._workspace import Workspace, check_name
 
-__all__ = ["PredictionRun", "open_prediction_run"]
+__all__ = ["EncodedBlock", "PredictionRun", "open_prediction_run"]
+
+_SLAB = 2**20  # voxels per class encoded at a time (bounds the float temporaries of a write)
+
+
+class EncodedBlock:
+    """One block's outputs in their storage types, filled piece by piece.
+
+    ``probs``: ``(K, *block)`` uint8 (``round(255 clip(p, 0, 1))``) or float16; ``labels``: the
+    MAP class per voxel (or None). :meth:`put` encodes float probabilities of any part of the
+    block as they are predicted, so a block is never held in float32 (4 bytes per class and
+    voxel) to be written: 1 or 2 bytes per class and voxel, plus 1 for the labels.
+    """
+
+    def __init__(
+        self,
+        region: Sequence[slice],
+        *,
+        classes: int,
+        dtype: Any,
+        label_dtype: Any | None,
+    ) -> None:
+        self.region = tuple(slice(int(s.start), int(s.stop)) for s in region)
+        spatial = tuple(s.stop - s.start for s in self.region)
+        self.probs = np.empty((classes, *spatial), dtype)
+        self.labels = None if label_dtype is None else np.empty(spatial, label_dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(K, *block)``."""
+        return tuple(self.probs.shape)
+
+    def put(self, where: tuple[slice, ...], probs: np.ndarray) -> None:
+        """Encode ``probs`` ``(K, *part)`` (float) into the part ``where`` of the block (slices
+        in block coordinates), in slabs of about ``_SLAB`` voxels so temporaries stay small."""
+        rows = max(1, _SLAB // max(1, int(np.prod(probs.shape[2:]))))
+        for a in range(0, probs.shape[1], rows):
+            part = probs[:, a : a + rows]
+            first = where[0].start + a
+            dst = tuple([slice(first, first + part.shape[1]), *where[1:]])
+            if self.probs.dtype == np.uint8:
+                tmp = np.multiply(part, 255)
+                np.clip(tmp, 0, 255, out=tmp)
+                np.rint(tmp, out=tmp)
+                self.probs[tuple([slice(None), *dst])] = tmp
+            else:
+                self.probs[tuple([slice(None), *dst])] = part
+            if self.labels is not None:
+                self.labels[dst] = np.argmax(part, axis=0)
 
 
 class PredictionRun:
@@ -45,17 +93,31 @@ class PredictionRun:
     def complete(self) -> bool:
         return bool(self.array.attrs.get("complete", False))
 
-    def write(self, index: int, region: Sequence[slice], probs: np.ndarray) -> None:
-        """Write one block's probabilities ``(K, *region)`` (and its MAP labels), then mark
-        it done."""
+    def encoder(self, region: Sequence[slice]) -> EncodedBlock:
+        """An empty :class:`EncodedBlock` for ``region``, in this run's storage types."""
+        return EncodedBlock(
+            region,
+            classes=int(self.array.shape[0]),
+            dtype=self.array.dtype,
+            label_dtype=None if self.labels is None else self.labels.dtype,
+        )
+
+    def write(self, index: int, region: Sequence[slice], probs: np.ndarray | EncodedBlock) -> None:
+        """Write one block's probabilities ``(K, *region)`` float (or already encoded, see
+        :meth:`encoder`) and its MAP labels, then mark it done."""
         where = tuple(region)
-        if self.array.dtype == np.uint8:
-            encoded = np.round(np.clip(probs, 0.0, 1.0) * 255).astype(np.uint8)
+        if isinstance(probs, EncodedBlock):
+            block = probs
+            if block.region != where:
+                raise ValueError(f"encoded block {block.region} written to region {where}")
         else:
-            encoded = probs.astype(np.float16)
-        self.array[tuple([slice(None), *where])] = encoded
+            block = self.encoder(where)
+            block.put(tuple(slice(0, int(s.stop) - int(s.start)) for s in where), probs)
+        self.array[tuple([slice(None), *where])] = block.probs
         if self.labels is not None:
-            self.labels[where] = np.argmax(probs, axis=0).astype(self.labels.dtype)
+            if block.labels is None:
+                raise ValueError("this run writes labels; the encoded block has none")
+            self.labels[where] = block.labels
         with self._lock:
             self.done.add(int(index))
             self.array.attrs["blocks_done"] = sorted(self.done)

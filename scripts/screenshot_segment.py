@@ -1,0 +1,104 @@
+"""Save ``docs/images/segment-widget.png``: the Segment widget after segmenting the composite.
+
+No model ships with StratoSeg yet, so this trains the tiny 2-D U-Net of the test suite
+(``train_tiny_model`` of ``tests/_tiny_model.py``: the repository's ``tests`` folder is put on
+``sys.path`` to import it) into a temporary folder, which takes from ten seconds to a minute on a
+CPU. It then opens the synthetic composite sample (64 x 128 x 128), docks the Segment widget,
+chooses the package file and a workspace in the temporary folder, clicks *Preview slice* on
+slice 32 and then *Segment volume* (checking that the preview equals the run on that slice), and
+opens the advanced settings. The canvas is in grid mode: the image under the ``segmentation``
+labels on the left, a copy of the image under the ground truth on the right. Takes a screenshot
+of the whole window. Needs a display; on a headless machine run::
+
+    xvfb-run -a python scripts/screenshot_segment.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari._qt.dialogs.qt_notification import NapariQtNotification
+from qtpy.QtWidgets import QApplication
+
+from stratoseg.widgets.segment import SegmentWidget
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "images" / "segment-widget.png"
+Z = 32  # the displayed (and previewed) slice
+
+sys.path.insert(0, str(ROOT / "tests"))
+from _tiny_model import train_tiny_model  # noqa: E402
+
+
+def _process_events(n: int = 10) -> None:
+    for _ in range(n):
+        QApplication.processEvents()
+
+
+def main(out: Path = OUT) -> Path:
+    """Build the scene and save the screenshot to ``out``; return ``out``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model = train_tiny_model(Path(tmp) / "tiny-composite.zip")
+
+        viewer = napari.Viewer(title="StratoSeg", show=True)
+        viewer.window._qt_window.resize(1600, 820)
+        viewer.open_sample("stratoseg", "composite")
+        widget = SegmentWidget(viewer)
+        viewer.window.add_dock_widget(widget, name="Segment", area="right")
+        widget.image.value = viewer.layers["composite"]
+        widget.model_file.value = model
+        widget.workspace_path.value = Path(tmp) / "composite.zarr"
+        viewer.dims.current_step = (Z, 0, 0)
+
+        preview = widget.preview_slice_blocking()
+        if preview is None:
+            raise SystemExit(f"the preview failed: {widget.status.value}")
+        _process_events()
+        print(f"preview: {widget.status.value}")
+        if not widget.segment_volume_blocking():
+            raise SystemExit(f"segmenting failed: {widget.status.value}")
+        _process_events()
+        print(f"status: {widget.status.value}")
+        segmentation = viewer.layers["segmentation"]
+        truth = viewer.layers["composite ground truth"]
+        image = viewer.layers["composite"]
+        labels = np.asarray(segmentation.data[0] if segmentation.multiscale else segmentation.data)
+        if not np.array_equal(preview.data, labels[Z]):
+            raise SystemExit(f"the preview of slice {Z} differs from the run")
+        agree = float((labels == np.asarray(truth.data)).mean())
+        print(f"the preview equals the run on slice {Z}; {100 * agree:.1f} % agree with the truth")
+
+        viewer.layers.remove(preview)
+        widget.advanced.value = True  # the dock has room for them
+        # grid mode, two layers a cell: left the image under the segmentation, right a second
+        # view of the image under the ground truth (hidden probability layers take no cell)
+        beside = viewer.add_image(
+            image.data, name="composite (copy)", scale=image.scale,
+            contrast_limits=image.contrast_limits, colormap="gray",
+        )  # fmt: skip
+        for i, layer in enumerate((segmentation, beside, truth)):
+            viewer.layers.move(viewer.layers.index(layer), 1 + i)
+        segmentation.opacity = truth.opacity = 0.6
+        viewer.canvas.grid.stride = 2
+        viewer.canvas.grid.shape = (1, 2)
+        viewer.canvas.grid.enabled = True
+        viewer.layers.selection.active = segmentation
+        _process_events()
+        for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+            toast.close()  # e.g. napari's start-up notice, the run's info messages
+        viewer.reset_view()
+        _process_events()
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        viewer.screenshot(str(out), canvas_only=False, flash=False)
+        print(f"saved {out}")
+        viewer.close()
+    return out
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
