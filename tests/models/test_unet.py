@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from stratoseg.models import UNet, UNetConfig, build_model
+from stratoseg.models import UNet, UNetConfig, build_model, inference_copy
 
 SMALL = {"in_channels": 1, "out_channels": 3, "depth": 2, "base_filters": 4}
 
@@ -124,3 +124,41 @@ def test_eval_output_does_not_depend_on_the_batch() -> None:
         whole = net(x)
         single = net(x[1:2])
     torch.testing.assert_close(whole[1:2], single, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+@pytest.mark.parametrize("norm", ["batch", "instance", "group", "none"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "elu"])
+def test_inference_copy_gives_the_same_outputs(
+    spatial_dims: int, norm: str, activation: str
+) -> None:
+    torch.manual_seed(1)
+    net = UNet(
+        spatial_dims=spatial_dims,  # type: ignore[arg-type]
+        norm=norm,  # type: ignore[arg-type]
+        groups=2,
+        activation=activation,  # type: ignore[arg-type]
+        **SMALL,
+    )
+    with torch.no_grad():  # batch-norm statistics and affine terms that are not the identity
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.3, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    net.eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fast = inference_copy(net)
+    x = torch.randn(2, 1, *([16] * spatial_dims))
+    with torch.inference_mode():
+        expected, got = net(x), fast(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    batch_norms = (torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
+    assert not any(isinstance(m, batch_norms) for m in fast.modules())
+    assert any(isinstance(m, batch_norms) for m in net.modules()) == (norm == "batch")
+    for k, v in net.state_dict().items():  # the original is untouched
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    inplace = [m.inplace for m in fast.modules() if hasattr(m, "inplace")]
+    assert all(inplace)
+    assert len(inplace) == (0 if activation == "gelu" else 2 * (2 * 2 + 1))

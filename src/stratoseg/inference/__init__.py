@@ -5,7 +5,7 @@ callable from a batch of windows to class probabilities.
 """
 
 from stratoseg.inference._block import Predict, predict_block, read_extended
-from stratoseg.inference._inputs import InputReader, normalisation_range
+from stratoseg.inference._inputs import InputReader, NetworkInput, normalisation_range
 from stratoseg.inference._lazy import predict_lazy
 from stratoseg.inference._segment import SegmentPlan, block_seed, plan_segment, segment_workspace
 from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, plan_block
@@ -13,6 +13,7 @@ from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, 
 __all__ = [
     "Axis",
     "InputReader",
+    "NetworkInput",
     "Predict",
     "SegmentPlan",
     "Tiling",

@@ -17,6 +17,7 @@ from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, 
 
 __all__ = [
     "Predict",
+    "Read",
     "Sink",
     "input_region",
     "predict_block",
@@ -25,6 +26,11 @@ __all__ = [
 ]
 
 Predict = Callable[[np.ndarray], np.ndarray]
+
+#: ``read(region) -> (C, *region_shape)`` input: an ndarray, or anything with ``shape`` whose
+#: ``[:, spatial slices]`` gives float32 windows (the compact
+#: :class:`~stratoseg.inference._inputs.NetworkInput`).
+Read = Callable[[tuple[slice, ...]], Any]
 
 
 def split_region(
@@ -81,7 +87,7 @@ def _batches(items: list[Window], size: int) -> Iterator[list[Window]]:
 
 def _run(
     windows: list[Window],
-    data: np.ndarray,
+    data: Any,
     origin: tuple[int, ...],
     axes: Sequence[Axis],
     predict: Predict,
@@ -157,7 +163,7 @@ Sink = Callable[[tuple[slice, ...], np.ndarray], None]
 def predict_block(
     block: Sequence[slice],
     axes: Sequence[Axis],
-    read: Callable[[tuple[slice, ...]], np.ndarray],
+    read: Read,
     predict: Predict,
     *,
     tiling: Tiling = "crop",
@@ -176,7 +182,9 @@ def predict_block(
         How each axis is tiled (see :mod:`stratoseg.inference._tiling`).
     read : callable
         ``read(region) -> (C, *region_shape)`` input, edge-extended outside the volume (e.g.
-        :func:`read_extended`); called once per block, for the union of its windows.
+        :func:`read_extended`, or an :class:`~stratoseg.inference.InputReader`); called once
+        per block, for the union of its windows. Windows are cut from it with
+        ``data[:, spatial slices]``.
     predict : callable
         ``(B, C, *window) -> (B, K, *out_window)`` probabilities.
     tiling, passes, step, seed
@@ -205,7 +213,7 @@ def predict_block(
 def predict_block_into(
     block: Sequence[slice],
     axes: Sequence[Axis],
-    read: Callable[[tuple[slice, ...]], np.ndarray],
+    read: Read,
     predict: Predict,
     sink: Sink,
     *,

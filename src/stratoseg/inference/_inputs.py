@@ -23,7 +23,7 @@ import numpy as np
 from stratoseg.enhance import EnhanceParams, Globals, enhance_array, global_values, halo
 from stratoseg.inference._block import read_extended, split_region
 
-__all__ = ["InputReader", "normalisation_range"]
+__all__ = ["InputReader", "NetworkInput", "normalisation_range"]
 
 _FLOAT_BINS = 65536
 
@@ -90,7 +90,8 @@ def normalisation_range(data: da.Array | np.ndarray, spec: Any) -> tuple[float, 
 
 
 class InputReader:
-    """``reader(region) -> (C, *region)`` float32 network input for a volume and a model card.
+    """``reader(region) -> (C, *region)`` network input for a volume and a model card (a
+    :class:`NetworkInput`: float32 windows, image channels held in the image's dtype).
 
     Parameters
     ----------
@@ -142,28 +143,31 @@ class InputReader:
             ],
         }
 
-    def __call__(self, region: Sequence[slice]) -> np.ndarray:
+    def __call__(self, region: Sequence[slice]) -> NetworkInput:
+        """The input of ``region`` (edge-extended outside the volume), image channels still
+        in the image's dtype: windows cut from it are normalised (see :class:`NetworkInput`)."""
         region = tuple(region)
-        out = []
-        image = None
+        parts: list[np.ndarray] = []
+        affine: list[tuple[np.float32, np.float32] | None] = []
+        raw = None
         for kind, params, g in self.channels:
             if kind == "image":
-                if image is None:
-                    image = read_extended(self.data, region).astype(np.float32)
-                    if self.data.dtype.kind == "f" and not np.isfinite(image).all():
+                if raw is None:
+                    raw = read_extended(self.data, region)
+                    if raw.dtype.kind == "f" and not np.isfinite(raw).all():
                         where = ", ".join(f"{r.start}:{r.stop}" for r in region)
                         raise ValueError(
                             f"the image contains NaN or infinite values (in region [{where}]); "
                             "clean it before segmenting"
                         )
-                    image -= np.float32(self.low)
-                    image *= np.float32(self.scale)
-                out.append(image)
+                parts.append(raw)
+                affine.append((np.float32(self.low), np.float32(self.scale)))
             else:
                 assert params is not None
                 assert g is not None
-                out.append(self._enhanced(region, params, g))
-        return np.stack(out)
+                parts.append(self._enhanced(region, params, g))
+                affine.append(None)
+        return NetworkInput(parts, affine)
 
     def _enhanced(self, region: tuple[slice, ...], params: EnhanceParams, g: Globals) -> np.ndarray:
         """The enhancement channel over ``region``: computed on the region's part inside the
@@ -184,3 +188,63 @@ class InputReader:
             )
         ]
         return np.pad(core, pad, mode="edge") if any(p for pr in pad for p in pr) else core
+
+
+class NetworkInput:
+    """The network input of one region, ``(C, *region)`` float32, held compactly.
+
+    Image channels stay in the image's own dtype (1 byte per voxel for uint8 instead of 4)
+    and are normalised, ``(x - low) * scale`` in float32, only as windows are cut from the
+    region (``self[...]``), with the same operations on the same values as normalising the
+    whole region first: the numbers are identical. A block thus holds its input region at
+    the image's size, plus one batch of windows in float32.
+
+    Parameters
+    ----------
+    channels : list of (*region) ndarray
+        One array per input channel.
+    affine : list of (low, scale) or None
+        Per channel: the normalisation, or None for a channel used as it is (enhancement
+        channels, already float32).
+
+    Examples
+    --------
+    >>> x = NetworkInput([np.array([[0, 10], [20, 40]], np.uint8)], [(10.0, 0.1)])
+    >>> x.shape, x[:, 1:, :].tolist()
+    ((1, 2, 2), [[[1.0, 3.0]]])
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[np.ndarray],
+        affine: Sequence[tuple[Any, Any] | None],
+    ) -> None:
+        if len(channels) != len(affine) or not channels:
+            raise ValueError("one affine (or None) per channel, and at least one channel")
+        self.channels = list(channels)
+        self.affine = [None if a is None else (np.float32(a[0]), np.float32(a[1])) for a in affine]
+        self.shape = (len(self.channels), *self.channels[0].shape)
+        self.dtype = np.dtype(np.float32)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (each image channel array counted once)."""
+        return sum({id(c): c.nbytes for c in self.channels}.values())
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        """``(C, *window)`` float32 for ``key = (slice(None), *spatial slices)``."""
+        if not isinstance(key, tuple) or not key or key[0] != slice(None):
+            raise IndexError(f"index as [:, spatial slices...], got {key!r}")
+        spatial = key[1:]
+        out = np.empty((len(self.channels), *self.channels[0][spatial].shape), np.float32)
+        for c, (values, affine) in enumerate(zip(self.channels, self.affine, strict=True)):
+            dst = out[c]
+            dst[...] = values[spatial]
+            if affine is not None:
+                dst -= affine[0]
+                dst *= affine[1]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self[(slice(None),)]
+        return whole if dtype is None else whole.astype(dtype)

@@ -90,7 +90,7 @@ def predict_lazy(
     voxel_size = (1.0,) * ndim if voxel_size is None else voxel_size
     ready = prepare(
         data, model, chunks=chunks, voxel_size=voxel_size, device=device, window=window,
-        halo=halo, block=block,
+        halo=halo, block=block, tiling=tiling,
     )  # fmt: skip
     plan, classes = ready.plan, len(ready.card.classes)
     shape = plan.shape

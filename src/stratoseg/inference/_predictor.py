@@ -33,7 +33,7 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 CPU_MAX_VOXELS = 2**19
 
 #: Memory budget of one block's input region in inference (see :func:`fit_blocks`).
-BLOCK_BYTES = 256 * 2**20
+BLOCK_BYTES = 128 * 2**20
 
 _THREADS_SET = threading.Lock()
 _threads_done = False
@@ -149,8 +149,8 @@ def fit_blocks(
     ...            bytes_per_voxel=1.0)
     ((256,), (144,))
     >>> fit_blocks((512, 512, 512), (64, 64, 64), window=(128,) * 3, halo=(8,) * 3, divisor=8,
-    ...            read_halo=(8,) * 3, bytes_per_voxel=28.0)
-    ((128, 128, 384), (144, 144, 144))
+    ...            read_halo=(8,) * 3, bytes_per_voxel=10.0)
+    ((128, 256, 256), (144, 144, 144))
     """
     lead = len(shape) - len(window)
     cands, ratios, extents, wins = [], [], [], []
@@ -229,7 +229,8 @@ class Predictor:
     Parameters
     ----------
     model : torch.nn.Module
-        The network (eval mode is set here); ``model.config`` describes it.
+        The network; ``model.config`` describes it. The predictor runs an
+        :func:`~stratoseg.models.inference_copy` of it (eval mode, batch norm folded in).
     device : {"auto", "cpu", "cuda", "mps"}
     precision : {"auto", "float32", "bfloat16", "float16"}
         ``auto``: bfloat16 on CUDA when supported, float16 on MPS, float32 on CPU.
@@ -271,7 +272,11 @@ class Predictor:
                 f"precision must be 'auto', 'float32', 'bfloat16' or 'float16', got {precision!r}"
             )
         self.precision = precision
-        self.model = model.to(self.device).eval()
+        from stratoseg.models import inference_copy
+
+        # batch norm folded into the convolutions, activations in place: the same outputs
+        # (to float rounding) with fewer full-size tensors; the caller's model is not changed
+        self.model = inference_copy(model).to(self.device)
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
         per_window = math.prod(tiles.shape[1:])  # input values of one window

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from stratoseg.inference._inputs import InputReader
 from stratoseg.inference._tiling import Tiling
 
@@ -106,6 +108,7 @@ def prepare(
     window: int | Sequence[int] | None = None,
     halo: int | Sequence[int] | None = None,
     block: int | Sequence[int] | None = None,
+    tiling: Tiling = "crop",
 ) -> Prepared:
     """Resolve and load ``model``, check it fits ``image`` and plan the blocks.
 
@@ -117,8 +120,9 @@ def prepare(
         A model name (see ``stratoseg models list``) or a package path.
     chunks, voxel_size : sequence
         The image's storage chunks (blocks are whole chunks) and spatial voxel size.
-    device, window, halo, block
-        See :func:`~stratoseg.inference.segment_workspace`.
+    device, window, halo, block, tiling
+        See :func:`~stratoseg.inference.segment_workspace` (the tiling enters the blocks'
+        memory budget, so the batch run and the lazy view must pass the same).
     """
     from stratoseg.inference._segment import plan_segment
     from stratoseg.models import resolve_model
@@ -132,9 +136,11 @@ def prepare(
             "channels into separate images first"
         )
     cfg = card.architecture.config
+    enhanced = any(c.source != "image" for c in card.input.channels)  # float32 channels
     plan = plan_segment(
         cfg, shape, chunks, window=window, halo=halo, block=block,
-        classes=len(card.classes), in_channels=len(card.input.channels),
+        classes=len(card.classes), in_channels=len(card.input.channels), tiling=tiling,
+        input_itemsize=4 if enhanced else int(np.dtype(image.dtype).itemsize),
     )  # fmt: skip
     reader = InputReader(image, card.input.channels, card.input.normalisation, voxel_size)
     return Prepared(path, card, predictor, plan, reader)

@@ -25,7 +25,13 @@ from stratoseg.inference._tiling import Axis, Tiling
 from stratoseg.workspace import PredictionRun, Workspace, open_prediction_run
 from stratoseg.workspace._runs import EncodedBlock
 
-__all__ = ["SegmentPlan", "block_seed", "plan_segment", "segment_workspace"]
+__all__ = [
+    "SegmentPlan",
+    "block_bytes_per_voxel",
+    "block_seed",
+    "plan_segment",
+    "segment_workspace",
+]
 
 #: Default window of the network's spatial axes (before fitting it to the blocks).
 DEFAULT_WINDOW = {2: 512, 3: 128}
@@ -82,6 +88,8 @@ def plan_segment(
     block: int | Sequence[int] | None = None,
     classes: int = 2,
     in_channels: int = 1,
+    tiling: Tiling = "crop",
+    input_itemsize: int = 4,
 ) -> SegmentPlan:
     """Blocks and per-axis tiling for a model (``config``) on a volume.
 
@@ -96,6 +104,8 @@ def plan_segment(
     block : int or sequence of int, optional
         Block shape in voxels, a multiple of the chunks; default: the whole-chunk block within
         the memory budget whose windows forward the fewest voxels (``fit_blocks``).
+    classes, in_channels, tiling, input_itemsize
+        What a block holds, for the memory budget (:func:`block_bytes_per_voxel`).
     """
     from stratoseg.inference._predictor import choose_window, fit_blocks, tiling_axes
 
@@ -112,7 +122,7 @@ def plan_segment(
         )
     rough = tiling_axes(config, len(shape), window=_fit(target, config), halo=halos)
     if block is None:  # blocks within the memory budget and windows forwarding fewest voxels
-        per_voxel = 4.0 * (classes + 2 * in_channels) + 8.0
+        per_voxel = block_bytes_per_voxel(classes, in_channels, tiling, input_itemsize)
         nominal, fitted = fit_blocks(
             shape, chunks, window=target, halo=halos, divisor=int(config.divisor),
             read_halo=[a.halo for a in rough], bytes_per_voxel=per_voxel,
@@ -137,6 +147,28 @@ def plan_segment(
             )
     axes = tiling_axes(config, len(shape), window=fitted, halo=halos)
     return SegmentPlan(shape, chunks, nominal, axes)
+
+
+def block_bytes_per_voxel(
+    classes: int, in_channels: int, tiling: Tiling = "crop", input_itemsize: int = 4
+) -> float:
+    """Bytes the batch pipeline holds per voxel of a block's input region, for the budget.
+
+    Two blocks are in flight at a time, each holding its input region (``in_channels`` x
+    ``input_itemsize`` bytes: the image's own dtype, see
+    :class:`~stratoseg.inference.NetworkInput`; enhancement channels are float32) and its
+    encoded outputs (``classes`` bytes of uint8 probabilities and 1 of labels): one being
+    computed while the next is read and the previous written. The blending tilings also
+    sum the block in float32 (``4 (classes + 1)`` bytes). A batch of windows in float32 and
+    the network's activations come on top: they follow the window, not the block.
+
+    Examples
+    --------
+    >>> block_bytes_per_voxel(3, 1, "crop", 1), block_bytes_per_voxel(3, 1, "gaussian", 1)
+    (10.0, 26.0)
+    """
+    held = 2.0 * (in_channels * input_itemsize + classes + 1)
+    return held + (0.0 if tiling == "crop" else 4.0 * (classes + 1))
 
 
 def _per_axis(value: int | Sequence[int] | None, n: int, what: str) -> tuple[int, ...] | None:
@@ -191,7 +223,7 @@ def segment_workspace(
         )
     ready = prepare(
         image.data, model, chunks=ws.chunks, voxel_size=ws.voxel_size, device=device,
-        window=window, halo=halo, block=block,
+        window=window, halo=halo, block=block, tiling=tiling,
     )  # fmt: skip
     card, plan, reader, predictor = ready.card, ready.plan, ready.reader, ready.predictor
     out = open_prediction_run(
@@ -206,7 +238,7 @@ def segment_workspace(
     if progress:
         progress(done_voxels, total)
 
-    def compute(index: int, region: tuple[slice, ...], data: np.ndarray | None) -> EncodedBlock:
+    def compute(index: int, region: tuple[slice, ...], data: Any) -> EncodedBlock:
         """One block, encoded for storage as it is predicted (never whole in float32);
         ``data``: its input region, read ahead (else read here)."""
         encoded = out.encoder(region)
@@ -223,7 +255,7 @@ def segment_workspace(
 
     with ThreadPoolExecutor(1) as reads, ThreadPoolExecutor(1) as writes:
         pending: list[Future[None]] = []
-        prefetched: dict[int, Future[np.ndarray]] = {}
+        prefetched: dict[int, Future[Any]] = {}
 
         def prefetch(k: int) -> None:
             if k < len(todo) and k not in prefetched:

@@ -39,7 +39,7 @@ from stratoseg.models._registry import (
 )
 
 if TYPE_CHECKING:
-    from stratoseg.models._unet import UNet, build_model
+    from stratoseg.models._unet import UNet, build_model, inference_copy
 
 __all__ = [
     "BUILTIN_DIR",
@@ -55,6 +55,7 @@ __all__ = [
     "UNetConfig",
     "build_model",
     "describe_card_error",
+    "inference_copy",
     "is_package",
     "list_models",
     "load_package",
@@ -64,7 +65,7 @@ __all__ = [
     "user_model_dir",
 ]
 
-_LAZY = {"UNet", "build_model"}
+_LAZY = {"UNet", "build_model", "inference_copy"}
 
 
 def __getattr__(name: str) -> Any:

@@ -27,9 +27,10 @@ class EncodedBlock:
     """One block's outputs in their storage types, filled piece by piece.
 
     ``probs``: ``(K, *block)`` uint8 (``round(255 clip(p, 0, 1))``) or float16; ``labels``: the
-    MAP class per voxel (or None). :meth:`put` encodes float probabilities of any part of the
-    block as they are predicted, so a block is never held in float32 (4 bytes per class and
-    voxel) to be written: 1 or 2 bytes per class and voxel, plus 1 for the labels.
+    MAP class per voxel (or None), uint8 for up to 256 classes whatever the label image's
+    dtype (cast as it is written). :meth:`put` encodes float probabilities of any part of
+    the block as they are predicted, so a block is never held in float32 (4 bytes per class
+    and voxel) to be written: 1 or 2 bytes per class and voxel, plus 1 for the labels.
     """
 
     def __init__(
@@ -43,6 +44,8 @@ class EncodedBlock:
         self.region = tuple(slice(int(s.start), int(s.stop)) for s in region)
         spatial = tuple(s.stop - s.start for s in self.region)
         self.probs = np.empty((classes, *spatial), dtype)
+        if label_dtype is not None and classes <= 256:
+            label_dtype = np.uint8
         self.labels = None if label_dtype is None else np.empty(spatial, label_dtype)
 
     @property
@@ -113,11 +116,20 @@ class PredictionRun:
         else:
             block = self.encoder(where)
             block.put(tuple(slice(0, int(s.stop) - int(s.start)) for s in where), probs)
-        self.array[tuple([slice(None), *where])] = block.probs
-        if self.labels is not None:
-            if block.labels is None:
-                raise ValueError("this run writes labels; the encoded block has none")
-            self.labels[where] = block.labels
+        if self.labels is not None and block.labels is None:
+            raise ValueError("this run writes labels; the encoded block has none")
+        # one slab of whole chunks at a time: the same chunks, each written once, with the
+        # storage layer's copies (and the labels' cast) bounded by a slab, not the block
+        step = int(self.array.chunks[1])
+        first = where[0]
+        for a in range(first.start, first.stop, step):
+            rows = slice(a, min(a + step, first.stop))
+            part = (slice(a - first.start, rows.stop - first.start),)
+            dst = (rows, *where[1:])
+            self.array[tuple([slice(None), *dst])] = block.probs[tuple([slice(None), *part])]
+            if self.labels is not None:
+                assert block.labels is not None
+                self.labels[dst] = block.labels[part]
         with self._lock:
             self.done.add(int(index))
             self.array.attrs["blocks_done"] = sorted(self.done)

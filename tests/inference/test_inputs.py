@@ -1,0 +1,82 @@
+"""The network input of a region: normalised windows cut from a compact (raw dtype) region."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from stratoseg.inference import InputReader, NetworkInput, read_extended
+from stratoseg.inference._segment import block_bytes_per_voxel, plan_segment
+from stratoseg.models import UNetConfig
+
+IMAGE = [SimpleNamespace(source="image")]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+def test_windows_equal_the_normalised_region_bit_for_bit(dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    volume = (rng.random((6, 20, 24)) * 200).astype(dtype)
+    reader = InputReader(volume, IMAGE, SimpleNamespace(kind="minmax"), (1, 1, 1))
+    region = (slice(-2, 6), slice(-3, 17), slice(5, 29))  # edge-extended on three sides
+    data = reader(region)
+    assert isinstance(data, NetworkInput)
+    assert data.shape == (1, 8, 20, 24)
+    assert data.channels[0].dtype == dtype  # held as the image's own type
+    lo, hi = float(volume.min()), float(volume.max())
+    whole = read_extended(volume, region).astype(np.float32)
+    whole -= np.float32(lo)
+    whole *= np.float32(1.0 / (hi - lo))
+    window = data[(slice(None), slice(1, 5), slice(0, 16), slice(8, 24))]
+    assert window.dtype == np.float32
+    np.testing.assert_array_equal(window[0], whole[1:5, 0:16, 8:24])
+    np.testing.assert_array_equal(np.asarray(data)[0], whole)
+
+
+def test_a_uint8_region_holds_a_quarter_of_float32() -> None:
+    volume = np.zeros((4, 16, 16), np.uint8)
+    volume[0, 0, 0] = 9
+    data = InputReader(volume, IMAGE, SimpleNamespace(kind="minmax"), (1, 1, 1))(
+        (slice(0, 4), slice(0, 16), slice(0, 16))
+    )
+    assert data.nbytes == 4 * 16 * 16  # 1 byte per voxel
+    assert np.asarray(data).nbytes == 4 * data.nbytes
+    assert float(np.asarray(data)[0, 0, 0, 0]) == 1.0
+
+
+def test_nan_in_a_float_region_is_refused_with_its_place() -> None:
+    volume = np.zeros((4, 8, 8), np.float32)
+    volume[1, 2, 3] = 1
+    reader = InputReader(volume, IMAGE, SimpleNamespace(kind="fixed", low=0, high=1), (1, 1, 1))
+    volume[1, 2, 3] = np.nan  # after the whole-volume range, as a block read would meet it
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(in region \[0:4, 0:8, 0:8\]"):
+        reader((slice(0, 4), slice(0, 8), slice(0, 8)))
+
+
+def test_network_input_checks_its_arguments() -> None:
+    raw = np.zeros((2, 3), np.uint8)
+    with pytest.raises(ValueError, match="one affine"):
+        NetworkInput([raw], [])
+    data = NetworkInput([raw, raw.astype(np.float32)], [(0.0, 0.5), None])
+    assert data.shape == (2, 2, 3)
+    with pytest.raises(IndexError, match=r"index as \[:, spatial slices"):
+        data[(0, slice(None))]
+
+
+def test_block_bytes_follow_what_a_block_holds() -> None:
+    # crop: 2 blocks in flight x (input 1 channel x 1 byte + 3 classes + 1 label byte)
+    assert block_bytes_per_voxel(3, 1, "crop", 1) == 2 * (1 + 3 + 1)
+    # blending tilings add the float32 sums of K classes and the weight total
+    assert block_bytes_per_voxel(3, 1, "stratified", 1) == 10 + 4 * 4
+    assert block_bytes_per_voxel(2, 2, "crop", 4) == 2 * (8 + 2 + 1)
+
+
+def test_a_compact_image_gets_larger_blocks() -> None:
+    cfg = UNetConfig(spatial_dims=3, in_channels=1, out_channels=3, depth=3, base_filters=8)
+    args = (cfg, (512, 512, 512), (64, 64, 64))
+    small = plan_segment(*args, classes=3, input_itemsize=4)
+    large = plan_segment(*args, classes=3, input_itemsize=1)
+    blending = plan_segment(*args, classes=3, input_itemsize=1, tiling="gaussian")
+    assert np.prod(large.block) > np.prod(small.block)
+    assert np.prod(blending.block) < np.prod(large.block)
