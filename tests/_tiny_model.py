@@ -18,19 +18,31 @@ CLASSES = ["matrix", "fibre", "pore"]
 
 
 def train_tiny_model(
-    path: Path, *, name: str = "tiny-composite", steps: int = 120, seed: int = 0
+    path: Path,
+    *,
+    name: str = "tiny-composite",
+    steps: int = 120,
+    seed: int = 0,
+    config: UNetConfig | None = None,
+    patch: int = 48,
+    batch: int = 8,
 ) -> Path:
-    """Train a 2-D U-Net (depth 2, 8 filters) on slices of a synthetic composite; save it.
+    """Train a U-Net on patches of a synthetic composite (3 classes); save its package.
 
-    Returns the package path (``path`` is a ``.zip`` or a folder).
+    The default ``config`` is the tests' 2-D network (depth 2, 8 filters); a 3-D ``config``
+    trains on cubes of ``patch`` voxels, a 2.5D one on ``context`` slices stacked as channels
+    (predicting the central one). Returns the package path (``path``: a ``.zip`` or a folder).
     """
     torch.manual_seed(seed)
-    vol = make_composite((16, 96, 96), seed=seed)
+    cfg = config or UNetConfig(
+        spatial_dims=2, in_channels=1, out_channels=3, depth=2, base_filters=8
+    )
+    depth = patch if cfg.spatial_dims == 3 else cfg.context
+    vol = make_composite((max(16, depth + 8), 2 * patch, 2 * patch), seed=seed)
     image = np.asarray(vol.image, dtype=np.float32)
     labels = np.asarray(vol.labels).astype(np.int64)
     lo, hi = float(image.min()), float(image.max())
     image = (image - lo) / (hi - lo)
-    cfg = UNetConfig(spatial_dims=2, in_channels=1, out_channels=3, depth=2, base_filters=8)
     model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     rng = np.random.default_rng(seed)
@@ -39,10 +51,22 @@ def train_tiny_model(
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     model.train()
     for _ in range(steps):
-        z = rng.integers(0, image.shape[0], size=8)
-        y0, x0 = rng.integers(0, image.shape[1] - 48, size=2)
-        x = torch.from_numpy(image[z, None, y0 : y0 + 48, x0 : x0 + 48].copy())
-        t = torch.from_numpy(labels[z, y0 : y0 + 48, x0 : x0 + 48].copy())
+        if cfg.spatial_dims == 2 and cfg.context == 1:  # slices, one window place per batch
+            z = rng.integers(0, image.shape[0], size=batch)
+            y0, x0 = rng.integers(0, image.shape[1] - patch, size=2)
+            x = torch.from_numpy(image[z, None, y0 : y0 + patch, x0 : x0 + patch].copy())
+            t = torch.from_numpy(labels[z, y0 : y0 + patch, x0 : x0 + patch].copy())
+        else:  # cubes (3-D) or slabs of `context` slices (2.5D), each placed at random
+            xs, ts = [], []
+            for _ in range(batch):
+                z = int(rng.integers(0, image.shape[0] - depth + 1))
+                y0, x0 = (int(v) for v in rng.integers(0, image.shape[1] - patch, size=2))
+                crop = (slice(z, z + depth), slice(y0, y0 + patch), slice(x0, x0 + patch))
+                xs.append(image[crop])
+                ts.append(labels[crop] if cfg.spatial_dims == 3 else labels[crop][depth // 2])
+            x = torch.from_numpy(np.stack(xs))
+            x = x[:, None] if cfg.spatial_dims == 3 else x
+            t = torch.from_numpy(np.stack(ts))
         opt.zero_grad()
         loss = loss_fn(model(x), t)
         loss.backward()
@@ -50,11 +74,12 @@ def train_tiny_model(
     model.eval()
     card = ModelCard(
         name=name,
-        description="tiny test model: 2-D U-Net trained for seconds on a synthetic composite",
+        description=f"tiny test model: {cfg.spatial_dims}-D U-Net trained for seconds on a "
+        "synthetic composite",
         architecture={"kind": "unet", "config": cfg},
         input={"channels": [{"source": "image"}], "normalisation": {"kind": "minmax"}},
         classes=[{"name": c} for c in CLASSES],
         receptive_field=cfg.receptive_field,
-        provenance={"steps": steps, "data": "make_composite((16, 96, 96), seed)"},
+        provenance={"steps": steps, "data": f"make_composite(seed={seed}), patches of {patch}"},
     )
     return save_package(model, card, path)

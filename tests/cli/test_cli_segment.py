@@ -106,7 +106,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "not a package": (_not_a_package, "junk.zip"),
     "multi-channel image": (_multichannel, "needs a single-channel image"),
     "3-D model on a 2-D image": (_3d_model_on_2d, "a 3-D model cannot segment a 2-D image"),
-    "halo off the pooling grid": (_halo_off_grid, "halo (3, 3) must be a multiple of 2"),
+    "halo off the pooling grid": (_halo_off_grid, "halo (3, 3) must be a multiple of 4"),
     "window off the pooling grid": (_window_off_grid, "window 30 must be a multiple of"),
     "block not whole chunks": (_block_off_chunks, "must be a multiple of the chunks"),
     "NaN in the image": (_nan, "NaN or infinite values"),

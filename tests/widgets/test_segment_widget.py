@@ -176,7 +176,7 @@ def test_bad_settings_are_reported(sample: Any, errors: list[str]) -> None:
     widget.window.value = "auto"
     widget.halo.value = "3"
     assert widget.segment_volume_blocking() == []
-    assert "halo (3, 3) must be a multiple of 2" in errors[-1]
+    assert "halo (3, 3) must be a multiple of 4" in errors[-1]
     assert widget.run_button.enabled
 
 

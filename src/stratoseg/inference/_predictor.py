@@ -30,7 +30,7 @@ __all__ = [
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
 #: Input voxels per forward call on the CPU (a larger batch runs in parts); see Predictor.
-CPU_MAX_VOXELS = 2**19
+CPU_MAX_VOXELS = 2**18
 
 #: Memory budget of one block's input region in inference (see :func:`fit_blocks`).
 BLOCK_BYTES = 128 * 2**20

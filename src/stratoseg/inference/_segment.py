@@ -44,8 +44,8 @@ def block_seed(seed: int, index: int) -> int:
 
 def _default_halo(config: Any, window: int) -> int:
     """The network's halo (its farthest reach on one side), at most a sixteenth of the window,
-    on half the divisor's grid."""
-    unit = max(1, int(config.divisor) // 2)
+    rounded up to a multiple of the divisor."""
+    unit = int(config.divisor)
     want = min(int(config.halo), max(unit, window // 16))
     return math.ceil(want / unit) * unit
 
@@ -100,7 +100,9 @@ def plan_segment(
         The volume's spatial shape and storage chunks.
     window, halo : int or sequence of int, optional
         For the network's spatial axes; default: 512 (2-D) or 128 (3-D) fitted to the blocks,
-        and half the receptive field up to a sixteenth of the window.
+        and the network's reach up to a sixteenth of the window, a multiple of the divisor
+        (windows then start on the volume's pooling grid, so a full halo gives one plain
+        forward pass over the whole volume).
     block : int or sequence of int, optional
         Block shape in voxels, a multiple of the chunks; default: the whole-chunk block within
         the memory budget whose windows forward the fewest voxels (``fit_blocks``).
@@ -114,11 +116,11 @@ def plan_segment(
     net = int(config.spatial_dims)
     target = _per_axis(window, net, "window") or (DEFAULT_WINDOW[net],) * net
     halos = _per_axis(halo, net, "halo") or tuple(_default_halo(config, t) for t in target)
-    unit = max(1, int(config.divisor) // 2)
+    unit = int(config.divisor)
     if any(h % unit for h in halos):
         raise ValueError(
-            f"halo {halos} must be a multiple of {unit} (half the model's down-sampling factor "
-            f"{config.divisor}), so that windows stay on the network's pooling grid"
+            f"halo {halos} must be a multiple of {unit} (the model's down-sampling factor), so "
+            "that windows start on the network's pooling grid"
         )
     rough = tiling_axes(config, len(shape), window=_fit(target, config), halo=halos)
     if block is None:  # blocks within the memory budget and windows forwarding fewest voxels
