@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,3 +81,52 @@ def test_a_compact_image_gets_larger_blocks() -> None:
     blending = plan_segment(*args, classes=3, input_itemsize=1, tiling="gaussian")
     assert np.prod(large.block) > np.prod(small.block)
     assert np.prod(blending.block) < np.prod(large.block)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask", "zarr"])
+@pytest.mark.parametrize(
+    "region",
+    [
+        (slice(-3, 5), slice(2, 30), slice(-40, 50)),  # beyond both ends of an axis
+        (slice(6, 12), slice(-9, 3), slice(19, 26)),  # mostly outside, one voxel inside in x
+        (slice(0, 8), slice(0, 24), slice(0, 20)),  # the whole volume, no margin
+    ],
+)
+def test_read_extended_is_numpy_edge_padding(tmp_path: Any, kind: str, region: tuple) -> None:
+    import dask.array as da
+    import zarr
+
+    rng = np.random.default_rng(1)
+    volume = rng.integers(0, 255, (2, 8, 24, 20), dtype=np.uint8)  # a channel axis first
+    source: Any = volume
+    if kind == "dask":
+        source = da.from_array(volume, chunks=(1, 3, 7, 6))
+    elif kind == "zarr":
+        source = zarr.create_array(tmp_path / "v.zarr", shape=volume.shape, dtype=volume.dtype,
+                                   chunks=(1, 4, 8, 8))  # fmt: skip
+        source[...] = volume
+    got = read_extended(source, region)
+    pad = [(0, 0)]
+    inside = [slice(None)]
+    for s, n in zip(region, volume.shape[1:], strict=True):
+        lo, hi = min(max(s.start, 0), n - 1), max(min(s.stop, n), 1)
+        lo = min(lo, hi - 1)
+        inside.append(slice(lo, hi))
+        pad.append((lo - s.start, s.stop - hi))
+    expected = np.pad(volume[tuple(inside)], pad, mode="edge")
+    assert got.dtype == volume.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_large_buffers_are_mapped_and_behave_like_numpy() -> None:
+    import mmap
+
+    from stratoseg._memory import MAPPED_BYTES, empty
+
+    small, large = empty((4, 4), np.float32), empty((MAPPED_BYTES // 2, 2), np.uint16)
+    assert small.base is None  # an ordinary numpy buffer
+    assert isinstance(large.base.base.obj, mmap.mmap)  # type: ignore[union-attr]
+    large[...] = 7
+    assert large.sum(dtype=np.int64) == 7 * MAPPED_BYTES
+    assert large.flags.writeable
+    assert large.flags.c_contiguous

@@ -11,8 +11,10 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+import dask.array as da
 import numpy as np
 
+from stratoseg._memory import empty
 from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, plan_block
 
 __all__ = [
@@ -58,19 +60,39 @@ def read_extended(source: Any, region: Sequence[slice]) -> np.ndarray:
     """``source[..., region]`` with the volume extended by repeating its edge voxels.
 
     ``source`` is array-like with the spatial axes last (numpy, dask or zarr); leading axes
-    (channels) are read whole. Only the part inside the volume is read.
+    (channels) are read whole. Only the part inside the volume is read, straight into the
+    result (:func:`stratoseg._memory.empty`; a dask source chunk by chunk), whose margins are
+    then filled from their edges as ``numpy.pad(mode="edge")`` would.
 
     Examples
     --------
     >>> read_extended(np.arange(4), [slice(-2, 6)]).tolist()
     [0, 0, 0, 1, 2, 3, 3, 3]
     """
-    inside, pad = split_region(region, tuple(int(n) for n in source.shape[-len(region) :]))
-    lead = (slice(None),) * (len(source.shape) - len(region))
-    data = np.asarray(source[lead + tuple(inside)])
-    if any(p for pair in pad for p in pair):
-        data = np.pad(data, [(0, 0)] * len(lead) + pad, mode="edge")
-    return data
+    ndim = len(region)
+    inside, pad = split_region(region, tuple(int(n) for n in source.shape[-ndim:]))
+    lead = tuple(int(n) for n in source.shape[: len(source.shape) - ndim])
+    shape = (*lead, *(int(s.stop) - int(s.start) for s in region))
+    out = empty(shape, source.dtype)
+    into = tuple(
+        [Ellipsis] + [slice(a, n - b) for (a, b), n in zip(pad, shape[-ndim:], strict=True)]
+    )
+    part = source[tuple([Ellipsis, *inside])]
+    if isinstance(part, da.Array):
+        da.store(part, out[into], lock=False)
+    else:
+        out[into] = part
+    for axis, (a, b) in enumerate(pad, start=len(lead)):  # edge extension, axis by axis
+        n = shape[axis]
+
+        def at(lo: int, hi: int, axis: int = axis) -> tuple[slice, ...]:
+            return (slice(None),) * axis + (slice(lo, hi),)
+
+        if a:
+            out[at(0, a)] = out[at(a, a + 1)]
+        if b:
+            out[at(n - b, n)] = out[at(n - b - 1, n - b)]
+    return out
 
 
 def _batches(items: list[Window], size: int) -> Iterator[list[Window]]:

@@ -169,8 +169,10 @@ class UNet(nn.Module):
             x = self.pool(x)
         x = self.bottleneck(x)
         for level in reversed(range(self.config.depth)):
-            x = self.ups[level](x)
-            x = self.decoders[level](torch.cat([skips[level], x], dim=1))
+            # each skip is let go once joined, and the join replaces both halves: the
+            # full-resolution level holds 4 rather than 6 feature maps of its width at once
+            x = torch.cat([skips.pop(), self.ups[level](x)], dim=1)
+            x = self.decoders[level](x)
         out: torch.Tensor = self.head(x)
         return out
 

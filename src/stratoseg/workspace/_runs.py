@@ -17,6 +17,7 @@ import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
 
+from stratoseg._memory import empty
 from stratoseg.workspace._workspace import Workspace, check_name
 
 __all__ = ["EncodedBlock", "PredictionRun", "open_prediction_run"]
@@ -44,10 +45,10 @@ class EncodedBlock:
     ) -> None:
         self.region = tuple(slice(int(s.start), int(s.stop)) for s in region)
         spatial = tuple(s.stop - s.start for s in self.region)
-        self.probs = np.empty((classes, *spatial), dtype)
+        self.probs = empty((classes, *spatial), dtype)
         if label_dtype is not None and classes <= 256:
             label_dtype = np.uint8
-        self.labels = None if label_dtype is None else np.empty(spatial, label_dtype)
+        self.labels = None if label_dtype is None else empty(spatial, label_dtype)
 
     @property
     def shape(self) -> tuple[int, ...]:
