@@ -124,21 +124,17 @@ def _run(
     if isinstance(limit, int) and windows:
         per_window = math.prod(windows[0].shape(axes)) * int(data.shape[0])
         batch_size = max(1, min(batch_size, limit // per_window))
+    channels = int(data.shape[0])
     for batch in _batches(windows, batch_size):
-        tiles = np.stack(
-            [
-                data[
-                    tuple(
-                        [slice(None)]
-                        + [
-                            slice(o - r, o - r + n)
-                            for o, r, n in zip(w.origin, origin, w.shape(axes), strict=True)
-                        ]
-                    )
-                ]
-                for w in batch
-            ]
-        )
+        size = batch[0].shape(axes)
+        tiles = np.empty((len(batch), channels, *size), np.float32)
+        for tile, w in zip(tiles, batch, strict=True):  # cut straight into the batch
+            spans = zip(w.origin, origin, size, strict=True)
+            key = tuple([slice(None)] + [slice(o - r, o - r + n) for o, r, n in spans])
+            if hasattr(data, "cut"):
+                data.cut(key, out=tile)
+            else:
+                tile[...] = data[key]
         probs = np.asarray(predict(tiles))
         expected = batch[0].out_shape(axes)
         if probs.ndim != tiles.ndim or probs.shape[0] != len(batch) or probs.shape[2:] != expected:

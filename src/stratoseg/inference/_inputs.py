@@ -235,8 +235,14 @@ class NetworkInput:
         """``(C, *window)`` float32 for ``key = (slice(None), *spatial slices)``."""
         if not isinstance(key, tuple) or not key or key[0] != slice(None):
             raise IndexError(f"index as [:, spatial slices...], got {key!r}")
+        out = np.empty((len(self.channels), *self.channels[0][key[1:]].shape), np.float32)
+        return self.cut(key, out=out)
+
+    def cut(self, key: tuple[slice, ...], *, out: np.ndarray) -> np.ndarray:
+        """``self[key]`` written into ``out`` (``(C, *window)`` float32), with no copy between."""
+        if not isinstance(key, tuple) or not key or key[0] != slice(None):
+            raise IndexError(f"index as [:, spatial slices...], got {key!r}")
         spatial = key[1:]
-        out = np.empty((len(self.channels), *self.channels[0][spatial].shape), np.float32)
         for c, (values, affine) in enumerate(zip(self.channels, self.affine, strict=True)):
             dst = out[c]
             dst[...] = values[spatial]

@@ -25,6 +25,27 @@ __all__ = ["EncodedBlock", "PredictionRun", "open_prediction_run"]
 _SLAB = 2**20  # voxels per class encoded at a time (bounds the float temporaries of a write)
 
 
+def map_labels(probs: np.ndarray, *, out: np.ndarray) -> np.ndarray:
+    """``argmax(probs, axis=0)`` written into ``out`` (the first class wins a tie).
+
+    One pass per class with a running maximum: twice as fast as ``numpy.argmax`` along the
+    first axis for a few classes, which reads the classes of each voxel far apart.
+
+    Examples
+    --------
+    >>> p = np.array([[0.2, 0.5, 0.1], [0.7, 0.5, 0.1], [0.1, 0.0, 0.8]])
+    >>> map_labels(p, out=np.empty(3, np.uint8)).tolist()
+    [1, 0, 2]
+    """
+    best = np.array(probs[0], copy=True)
+    out[...] = 0
+    for k in range(1, probs.shape[0]):
+        better = probs[k] > best
+        out[better] = k
+        np.maximum(best, probs[k], out=best)
+    return out
+
+
 class EncodedBlock:
     """One block's outputs in their storage types, filled piece by piece.
 
@@ -71,7 +92,7 @@ class EncodedBlock:
             else:
                 self.probs[tuple([slice(None), *dst])] = part
             if self.labels is not None:
-                self.labels[dst] = np.argmax(part, axis=0)
+                map_labels(part, out=self.labels[dst])
 
 
 class PredictionRun:
