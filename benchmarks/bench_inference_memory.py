@@ -3,19 +3,19 @@
 Run: ``python benchmarks/bench_inference_memory.py`` (about six minutes on 2 cores). It
 rewrites the "Inference memory" section of docs/benchmarks.md.
 
-Each run is the command a user types, ``stratoseg segment WS --model PKG``, in a process of its
-own; its peak resident set size is the kernel's (``ru_maxrss`` of the child, from
-``os.wait4``), which counts everything: the Python interpreter, torch's libraries, the
-network's activations and the blocks in flight. Goal: the 512^3 run's peak at most 1.3x the
-128^3 run's (memory follows the block, not the volume). Measured for the 2-D and the 3-D
-networks of ``benchmarks/_models.py`` at the default settings, and for the 2-D network with
-the same blocks and windows on both volumes; and, for the floor under every run, a process
-that only imports torch and StratoSeg's inference.
+Each run is the command a user types, ``stratoseg segment WS --model PKG``, in a process of
+its own, started from a small measuring process; its peak resident set size is the kernel's
+(``ru_maxrss`` of the child, from ``os.wait4``), which counts everything: the Python
+interpreter, torch's libraries, the network's activations and the blocks in flight.
+
+Goal: the 512^3 run's peak at most 1.3x the 128^3 run's (memory follows the block, not the
+volume). Measured for the 2-D and the 3-D networks of ``benchmarks/_models.py`` at the
+default settings, and for the 2-D network with the same blocks and windows on both volumes;
+and, for the floor under every run, a process that only imports torch and StratoSeg.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -30,16 +30,29 @@ SHAPES = ((128, 128, 128), (512, 512, 512))
 STRATOSEG = str(Path(sys.executable).with_name("stratoseg"))
 
 
+#: Runs a command and prints its peak resident KiB and exit status. The command is started
+#: from this small process, not from the benchmark's: a child's ``ru_maxrss`` keeps the
+#: resident size it had between fork and exec, which would be the (large) benchmark's.
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, usage = os.wait4(child.pid, 0)
+err = child.stderr.read().decode()
+print(usage.ru_maxrss, status)
+sys.stderr.write(err[-2000:] if status else "")
+"""
+
+
 def peak_mib(command: list[str]) -> tuple[float, float]:
     """Peak resident MiB of ``command`` run to completion, and its wall-clock seconds."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True,
+                          text=True, check=True)  # fmt: skip
     seconds = time.perf_counter() - start
-    err = child.stderr.read().decode() if child.stderr else ""
+    kib, status = (int(v) for v in done.stdout.split())
     if status != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({status}): {err[-2000:]}")
-    return usage.ru_maxrss / 1024, seconds  # kilobytes on Linux
+        raise RuntimeError(f"{' '.join(command)} failed ({status}): {done.stderr}")
+    return kib / 1024, seconds  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:

@@ -8,8 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stratoseg.inference import InputReader, NetworkInput, read_extended
-from stratoseg.inference._segment import block_bytes_per_voxel, plan_segment
+from stratoseg.inference import (
+    InputReader,
+    NetworkInput,
+    block_bytes_per_voxel,
+    plan_segment,
+    read_extended,
+)
 from stratoseg.models import UNetConfig
 
 IMAGE = [SimpleNamespace(source="image")]

@@ -12,7 +12,7 @@ import tifffile
 import torch
 
 from stratoseg._progress import Cancelled
-from stratoseg.inference import InputReader, predict_block, segment_workspace
+from stratoseg.inference import InputReader, plan_segment, predict_block, segment_workspace
 from stratoseg.inference._predictor import Predictor
 from stratoseg.models import ModelCard, UNetConfig, build_model, save_package
 from stratoseg.synthetic import make_composite
@@ -103,8 +103,6 @@ def test_crop_with_the_full_halo_equals_one_whole_pass(
         )  # fmt: skip
         assert out.complete
         probs = np.asarray(ws.array("predictions/r")[...], np.float32)
-        from stratoseg.inference._segment import plan_segment
-
         plan = plan_segment(
             model.config, ws.spatial_shape, ws.chunks, halo=halo, window=[halo * 2 + 16] * net,
             block=block, classes=3,
@@ -138,8 +136,6 @@ def test_full_halo_equals_the_plain_pass_of_the_untouched_network(
     """The reference is the network as trained (no folded batch norm), run once over the
     normalised volume with its own zero padding; away from the faces (where the tiles see
     the edge-extended volume instead) the blocks give the same numbers."""
-    from stratoseg.inference._segment import plan_segment
-
     _, model = make_package(tmp_path, "tiny", **config)
     cfg = model.config
     volume = np.asarray(make_composite(shape, seed=4).image.compute())

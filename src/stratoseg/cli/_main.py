@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from stratoseg import __version__
 from stratoseg._errors import StratosegError
-from stratoseg._malloc import limit_malloc_arenas
+from stratoseg._malloc import tune_malloc
 from stratoseg._progress import Cancelled
 from stratoseg.cli import _commands, _enhance, _evaluate, _models, _segment, _synth
 
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 success, 2 bad input, 1 failure)."""
-    limit_malloc_arenas()  # resident memory follows the blocks, not the threads (see _malloc)
+    tune_malloc()  # resident memory follows the blocks in flight, not their history (_malloc)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

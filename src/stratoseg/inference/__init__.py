@@ -7,7 +7,8 @@ callable from a batch of windows to class probabilities.
 from stratoseg.inference._block import Predict, predict_block, read_extended
 from stratoseg.inference._inputs import InputReader, NetworkInput, normalisation_range
 from stratoseg.inference._lazy import predict_lazy
-from stratoseg.inference._segment import SegmentPlan, block_seed, plan_segment, segment_workspace
+from stratoseg.inference._plan import SegmentPlan, block_bytes_per_voxel, block_seed, plan_segment
+from stratoseg.inference._segment import segment_workspace
 from stratoseg.inference._tiling import Axis, Tiling, Window, gaussian_weights, plan_block
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "SegmentPlan",
     "Tiling",
     "Window",
+    "block_bytes_per_voxel",
     "block_seed",
     "gaussian_weights",
     "normalisation_range",

@@ -17,6 +17,7 @@ import dask.array as da
 import numpy as np
 
 from stratoseg.inference._block import predict_block
+from stratoseg.inference._plan import block_seed
 from stratoseg.inference._prepare import check_options, prepare
 from stratoseg.inference._tiling import Tiling
 
@@ -70,7 +71,6 @@ def predict_lazy(
     >>> probs = predict_lazy(ws, "my-model")  # doctest: +SKIP
     >>> probs[:, 40].compute()  # only the blocks through slice 40 run  # doctest: +SKIP
     """
-    from stratoseg.inference._segment import block_seed
     from stratoseg.workspace import Workspace
 
     check_options(tiling, passes, batch_size)

@@ -7,33 +7,24 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from stratoseg._threads import num_threads
-from stratoseg.inference._tiling import Axis
 
 __all__ = [
-    "BLOCK_BYTES",
     "CPU_MAX_VOXELS",
     "Device",
     "Predictor",
-    "choose_window",
-    "fit_blocks",
     "pick_device",
-    "tiling_axes",
 ]
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
 #: Input voxels per forward call on the CPU (a larger batch runs in parts); see Predictor.
 CPU_MAX_VOXELS = 2**18
-
-#: Memory budget of one block's input region in inference (see :func:`fit_blocks`).
-BLOCK_BYTES = 128 * 2**20
 
 _THREADS_SET = threading.Lock()
 _threads_done = False
@@ -69,152 +60,6 @@ def pick_device(device: Device | str = "auto") -> torch.device:
     if device == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device 'mps' asked for, but torch sees no Apple GPU here")
     return torch.device(device)
-
-
-def choose_window(length: int, target: int, halo: int, divisor: int) -> int:
-    """A window for a block axis of ``length`` voxels near ``target``, whose kept part
-    (window - 2 halo) splits the block into equal pieces on the divisor's grid.
-
-    Of the piece counts around ``length / (target - 2 halo)``, the one that forwards the fewest
-    voxels wins, as long as its window stays within 1.25 times ``target`` (memory).
-
-    Examples
-    --------
-    >>> choose_window(256, 128, 8, 8)  # two pieces of 128: windows of 144 (not three of 104)
-    144
-    >>> choose_window(40, 128, 8, 8)  # a short block: one piece
-    56
-    """
-    stride0 = max(divisor, target - 2 * halo)
-    best: tuple[int, int] | None = None
-    for pieces in {max(1, length // stride0), max(1, math.ceil(length / stride0))}:
-        stride = math.ceil(length / pieces / divisor) * divisor
-        window = stride + 2 * halo
-        cost = pieces * window
-        if window <= max(1.25 * target, stride0 + 2 * halo) and (best is None or cost < best[0]):
-            best = (cost, window)
-    assert best is not None
-    return best[1]
-
-
-def _forwarded(length: int, block: int, window: int, halo: int, divisor: int) -> int:
-    """Input voxels the crop windows of an axis of ``length`` forward, in blocks of ``block``
-    with windows of at most ``window`` fitted to each block (see ``_tiling._crop_axis``)."""
-    stride = window - 2 * halo
-    total = 0
-    for lo in range(0, length, block):
-        size = min(block, length - lo)
-        count = math.ceil(size / stride)
-        total += count * (math.ceil(size / count / divisor) * divisor + 2 * halo)
-    return total
-
-
-def _outer(values: Sequence[np.ndarray]) -> np.ndarray:
-    """The outer product of 1-D arrays: ``out[i, j, ...] = values[0][i] * values[1][j] ...``."""
-    out = np.ones((1,) * len(values))
-    for axis, v in enumerate(values):
-        out = out * np.reshape(v, [-1 if a == axis else 1 for a in range(len(values))])
-    return out
-
-
-def fit_blocks(
-    shape: Sequence[int],
-    chunks: Sequence[int],
-    *,
-    window: Sequence[int],
-    halo: Sequence[int],
-    divisor: int,
-    read_halo: Sequence[int],
-    bytes_per_voxel: float,
-    budget: int | None = None,
-    fit_window: bool = True,
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The block shape (whole chunks, within the memory budget) and the windows of the
-    network's axes (the last ``len(window)``) that forward the fewest voxels per voxel.
-
-    Every block shape of whole chunks whose input region (block + 2 ``read_halo``, as in
-    :func:`stratoseg._blocks.group_chunks`) times ``bytes_per_voxel`` fits ``budget``
-    (default :data:`BLOCK_BYTES`; one chunk always fits) is scored by the voxels its crop
-    windows forward, windows
-    fitted to each block; within 0.5% of the fewest, the largest block wins (fewer blocks,
-    less halo read twice), and of those the one whose halo is smallest. The largest block is
-    not always best: an axis of 1024 voxels in blocks of 960 ends with a block of 64, whose
-    window is mostly halo, and a 2-D network gains nothing from blocks deep in z but loses on
-    narrow ones in y and x. With ``fit_window`` each block length gets :func:`choose_window`
-    of ``window``, else ``window`` as it is.
-
-    Examples
-    --------
-    >>> fit_blocks((256,), (64,), window=(128,), halo=(8,), divisor=8, read_halo=(8,),
-    ...            bytes_per_voxel=1.0)
-    ((256,), (144,))
-    >>> fit_blocks((512, 512, 512), (64, 64, 64), window=(128,) * 3, halo=(8,) * 3, divisor=8,
-    ...            read_halo=(8,) * 3, bytes_per_voxel=10.0)
-    ((128, 256, 256), (144, 144, 144))
-    """
-    lead = len(shape) - len(window)
-    cands, ratios, extents, wins = [], [], [], []
-    for axis, (n, c) in enumerate(zip(shape, chunks, strict=True)):
-        sizes = sorted({*range(int(c), int(n), int(c)), int(n)})
-        cands.append(sizes)
-        extents.append(np.array([min(s, n) + 2 * int(read_halo[axis]) for s in sizes], float))
-        if axis < lead:  # every slice predicted once, whatever the block
-            ratios.append(np.ones(len(sizes)))
-            wins.append([0] * len(sizes))
-            continue
-        w, h = int(window[axis - lead]), int(halo[axis - lead])
-        ws = [choose_window(s, w, h, divisor) if fit_window else w for s in sizes]
-        ratios.append(
-            np.array([_forwarded(n, s, x, h, divisor) / n for s, x in zip(sizes, ws, strict=True)])
-        )
-        wins.append(ws)
-    limit = max(
-        (BLOCK_BYTES if budget is None else budget) / bytes_per_voxel,
-        math.prod(min(c, n) + 2 * r for c, n, r in zip(chunks, shape, read_halo, strict=True)),
-    )
-    memory = _outer(extents)  # per candidate block shape (one array axis per volume axis)
-    cost = _outer(ratios)
-    voxels = _outer([np.array(c, float) for c in cands])
-    fits = memory <= limit * (1 + 1e-9)
-    best = cost[fits].min()
-    near = fits & (cost <= best * 1.005)
-    largest = voxels[near].max()
-    pick = np.where(near & (voxels >= largest * 0.999), memory, np.inf)  # then the least halo
-    index = np.unravel_index(int(np.argmin(pick)), pick.shape)
-    out = tuple(cands[a][int(i)] for a, i in enumerate(index))
-    windows = tuple(wins[a][int(index[a])] for a in range(lead, len(shape)))
-    return out, windows
-
-
-def tiling_axes(
-    config: Any,
-    volume_ndim: int,
-    *,
-    window: Sequence[int],
-    halo: Sequence[int],
-) -> list[Axis]:
-    """The per-axis tiling of a volume for a model (``config``: a UNetConfig).
-
-    A 3-D model tiles every axis; a 2-D model on a 3-D volume predicts slice by slice (z window
-    1, or ``context`` slices for 2.5D, a context axis); a 2-D model on a 2-D image tiles y, x.
-    ``window`` and ``halo`` give the network's spatial axes (y, x or z, y, x).
-    """
-    net = int(config.spatial_dims)
-    if volume_ndim not in (2, 3):
-        raise ValueError(f"the image must be 2-D or 3-D, got {volume_ndim} axes")
-    if net == 3 and volume_ndim == 2:
-        raise ValueError("a 3-D model cannot segment a 2-D image; use a 2-D or 2.5D model")
-    if len(window) != net or len(halo) != net:
-        raise ValueError(
-            f"window {tuple(window)} and halo {tuple(halo)} must have {net} values (the "
-            f"model is {net}-D)"
-        )
-    divisor = int(config.divisor)
-    axes = [Axis(int(w), int(h), divisor) for w, h in zip(window, halo, strict=True)]
-    if net == 2 and volume_ndim == 3:
-        context = int(getattr(config, "context", 1))
-        axes.insert(0, Axis(context, context // 2, 1, context=True))
-    return axes
 
 
 class Predictor:

@@ -13,15 +13,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from stratoseg.inference._inputs import InputReader
+from stratoseg.inference._plan import SegmentPlan, plan_segment
 from stratoseg.inference._tiling import Tiling
-
-if TYPE_CHECKING:
-    from stratoseg.inference._segment import SegmentPlan
 
 __all__ = ["Prepared", "cached_predictor", "check_options", "prepare"]
 
@@ -124,7 +122,6 @@ def prepare(
         See :func:`~stratoseg.inference.segment_workspace` (the tiling enters the blocks'
         memory budget, so the batch run and the lazy view must pass the same).
     """
-    from stratoseg.inference._segment import plan_segment
     from stratoseg.models import resolve_model
 
     path = Path(resolve_model(model)).resolve()
