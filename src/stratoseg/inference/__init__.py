@@ -4,6 +4,7 @@ See ``docs/inference.md``. The tiler knows nothing about the network: a predicto
 callable from a batch of windows to class probabilities.
 """
 
+from stratoseg._malloc import tune_malloc
 from stratoseg.inference._block import Predict, predict_block, read_extended
 from stratoseg.inference._inputs import InputReader, NetworkInput, normalisation_range
 from stratoseg.inference._lazy import predict_lazy
@@ -29,4 +30,5 @@ __all__ = [
     "predict_lazy",
     "read_extended",
     "segment_workspace",
+    "tune_malloc",
 ]
