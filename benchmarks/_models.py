@@ -39,13 +39,27 @@ NETWORKS: dict[str, tuple[UNetConfig, int, int, int]] = {
         2,
         40,
     ),
-    # the width of a network one would ship (issue 6), for the efficiency measurement: the
-    # small ones above leave the reading and writing a larger share of a 2-core machine
+    # the width of the networks StratoSeg ships (issue 6), for the efficiency measurement:
+    # the small ones above leave the reading and writing a larger share of a 2-core machine
     "2-D, 16 filters": (
         UNetConfig(spatial_dims=2, in_channels=1, out_channels=3, depth=4, base_filters=16),
         96,
         8,
         60,
+    ),
+    "2.5D, 16 filters": (
+        UNetConfig(
+            spatial_dims=2, in_channels=1, out_channels=3, depth=4, base_filters=16, context=3
+        ),
+        96,
+        8,
+        60,
+    ),
+    "3-D, 16 filters": (
+        UNetConfig(spatial_dims=3, in_channels=1, out_channels=3, depth=3, base_filters=16),
+        48,
+        2,
+        40,
     ),
 }
 #: The three variants every benchmark runs.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -15,6 +16,7 @@ from stratoseg.inference import (
     plan_segment,
     read_extended,
 )
+from stratoseg.inference._inputs import normalisation_range
 from stratoseg.models import UNetConfig
 
 IMAGE = [SimpleNamespace(source="image")]
@@ -135,3 +137,29 @@ def test_large_buffers_are_mapped_and_behave_like_numpy() -> None:
     assert large.sum(dtype=np.int64) == 7 * MAPPED_BYTES
     assert large.flags.writeable
     assert large.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.bool_])
+def test_percentiles_of_small_integers_are_numpys_exactly(dtype: type) -> None:
+    rng = np.random.default_rng(3)
+    info = np.iinfo(np.uint8 if dtype is np.bool_ else dtype)
+    volume = rng.integers(info.min, int(info.max) + 1, (9, 30, 26)).astype(dtype)
+    volume[0, 0, :3] = (info.min, info.max, 0)  # both extremes present
+    lazy = da.from_array(volume, chunks=(4, 16, 10))  # uneven chunks
+    spec = SimpleNamespace(kind="percentile", low=0.5, high=99.5)
+    want = np.percentile(volume.astype(np.float64), [0.5, 99.5])
+    assert normalisation_range(lazy, spec) == pytest.approx(tuple(want), abs=1e-9)
+
+
+def test_percentiles_of_floats_within_one_bin_of_numpys() -> None:
+    rng = np.random.default_rng(4)
+    volume = rng.normal(10.0, 3.0, (6, 40, 50)).astype(np.float32)
+    lazy = da.from_array(volume, chunks=(4, 16, 25))
+    spec = SimpleNamespace(kind="percentile", low=1, high=99)
+    got = normalisation_range(lazy, spec)
+    ranked = np.sort(volume, axis=None).astype(np.float64)
+    width = (ranked[-1] - ranked[0]) / 65536  # one histogram bin
+    for value, q in zip(got, (1, 99), strict=True):
+        rank = q / 100 * (ranked.size - 1)  # between its neighbouring values, to a bin
+        lo, hi = ranked[int(np.floor(rank)) - 1], ranked[int(np.ceil(rank)) + 1]
+        assert lo - width <= value <= hi + width

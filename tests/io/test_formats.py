@@ -290,3 +290,29 @@ def test_reading_one_slice_reads_one_slab(tmp_path: Path, reads: list[int]) -> N
     assert vol.data.numblocks == (3, 1, 1)  # slabs of 64 pages
     assert int(vol.data[100].sum().compute()) == 7 * 64 * 64
     assert len(reads) == 1
+
+
+def test_the_stored_array_is_given_only_when_it_is_the_data(tmp_path: Path) -> None:
+    a = np.random.default_rng(3).integers(0, 255, (4, 32, 32), dtype=np.uint8)
+    write_ngff04(tmp_path / "p.zarr", [a, a[:, ::2, ::2]], [1.0, 1.0, 1.0])
+    zarr.open_group(str(tmp_path / "g.zarr"), mode="w").create_array("a", data=a)
+    for vol in (open_volume(tmp_path / "p.zarr"), open_volume(tmp_path / "p.zarr" / "0"),
+                open_volume(tmp_path / "g.zarr" / "a")):  # fmt: skip
+        assert isinstance(vol.array, zarr.Array)
+        np.testing.assert_array_equal(vol.array[1:3, 5:9], a[1:3, 5:9])
+        assert vol.as_3d() is vol
+    flat = zarr.open_group(str(tmp_path / "f.zarr"), mode="w").create_array("a", data=a[0])
+    assert open_volume(tmp_path / "f.zarr" / "a").array is not None
+    assert open_volume(tmp_path / "f.zarr" / "a").as_3d().array is None  # data gained an axis
+    assert flat.shape == (32, 32)
+    # axes stored in another order: the data is a transposed view, not the array
+    yxz = zarr.open_group(str(tmp_path / "t.zarr"), mode="w", zarr_format=2)
+    yxz.create_array("0", data=a.transpose(1, 2, 0))
+    yxz.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": n, "type": "space"}
+                                 for n in "yxz"], "datasets": [{"path": "0"}]}]  # fmt: skip
+    vol = open_volume(tmp_path / "t.zarr")
+    assert vol.axes == "zyx"
+    assert vol.array is None
+    tif = tmp_path / "a.tif"
+    tifffile.imwrite(tif, a, photometric="minisblack")
+    assert open_volume(tif).array is None

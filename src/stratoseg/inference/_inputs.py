@@ -20,21 +20,91 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from stratoseg._blocks import group_chunks
 from stratoseg.enhance import EnhanceParams, Globals, enhance_array, global_values, halo
 from stratoseg.inference._block import read_extended, split_region
 
 __all__ = ["InputReader", "NetworkInput", "normalisation_range"]
 
 _FLOAT_BINS = 65536
+_COUNT_STEP = 2**20  # values counted per numpy.bincount call (8 MiB of intp temporaries)
+
+
+#: Bytes of one piece of a whole-volume pass over a stored array (see :func:`coarse`).
+PASS_BYTES = 8 * 2**20
+
+
+def coarse(array: Any, nbytes: int = PASS_BYTES) -> da.Array:
+    """A stored (e.g. zarr) array as a dask array of pieces of whole storage chunks, about
+    ``nbytes`` each (:func:`stratoseg._blocks.group_chunks`): a pass over the volume is a few
+    large reads rather than a task per storage chunk, with a few pieces in memory at a time.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> z = zarr.zeros((512, 512, 512), chunks=(64, 64, 64), dtype="uint8")
+    >>> coarse(z).chunksize
+    (192, 192, 192)
+    """
+    shape = tuple(int(n) for n in array.shape)
+    chunks = tuple(int(c) for c in getattr(array, "chunks", shape))
+    piece = group_chunks(shape, chunks, halo=(0,) * len(shape),
+                         bytes_per_voxel=np.dtype(array.dtype).itemsize, budget=nbytes)  # fmt: skip
+    return da.from_array(array, chunks=piece, inline_array=True)
+
+
+def _shifted(flat: np.ndarray) -> np.ndarray:
+    """A flat (u)int8/16 or bool array as unsigned ``value - dtype minimum`` (no copy for
+    unsigned and bool; signed: the sign bit flipped, which is two's complement's shift)."""
+    if flat.dtype.kind == "i":
+        unsigned = flat.view(f"u{flat.dtype.itemsize}")
+        return unsigned ^ np.array(1 << (8 * flat.dtype.itemsize - 1), unsigned.dtype)
+    return flat.view(np.uint8) if flat.dtype.kind == "b" else flat
+
+
+def _block_sums(data: da.Array, count: Any, size: int) -> np.ndarray:
+    """``sum(count(piece))`` over the whole lazy array, ``count`` taking flat pieces of at
+    most ``_COUNT_STEP`` values (numpy's counting functions cast to intp or float64, so
+    their temporaries stay a few MiB whatever the chunk) and giving ``size`` counts: one
+    vector per chunk, summed by dask's tree reduction."""
+
+    def per_block(block: np.ndarray) -> np.ndarray:
+        flat = block.reshape(-1)
+        total = np.zeros(size, np.intp)
+        for a in range(0, flat.size, _COUNT_STEP):
+            total += count(flat[a : a + _COUNT_STEP])
+        return total.reshape((1,) * block.ndim + (-1,))
+
+    sums = da.map_blocks(
+        per_block,
+        data,
+        new_axis=data.ndim,
+        chunks=(*((1,) * len(c) for c in data.chunks), (size,)),
+        dtype=np.intp,
+    )
+    return np.asarray(sums.sum(axis=tuple(range(data.ndim))).compute())
+
+
+def _value_counts(data: da.Array) -> np.ndarray:
+    """Counts of every value of a (u)int8/16 or bool lazy array, from the dtype's minimum.
+
+    ``numpy.bincount`` per chunk: a fifth of the time of ``dask.array.bincount``, which
+    first casts the whole volume to int64.
+
+    Examples
+    --------
+    >>> _value_counts(da.from_array(np.array([-128, 0, 0, 127], np.int8)))[[0, 128, 255]].tolist()
+    [1, 2, 1]
+    """
+    size = 1 << (8 * data.dtype.itemsize)
+    return _block_sums(data, lambda flat: np.bincount(_shifted(flat), minlength=size), size)
 
 
 def _percentiles(data: da.Array, low: float, high: float) -> tuple[float, float]:
     """Two percentiles of a lazy array: exact for (u)int8/16, histogram-based otherwise."""
     if data.dtype.kind in "uib" and data.dtype.itemsize <= 2:
         info = np.iinfo(data.dtype if data.dtype != bool else np.uint8)
-        shifted = data.astype(np.int64) - int(info.min)
-        counts = np.asarray(da.bincount(shifted.ravel(), minlength=int(info.max - info.min) + 1))
-        cum = np.cumsum(counts)
+        cum = np.cumsum(_value_counts(data))
         total = int(cum[-1])
         values = []
         for q in (low, high):
@@ -51,13 +121,17 @@ def _percentiles(data: da.Array, low: float, high: float) -> tuple[float, float]
         raise ValueError("the image contains NaN or infinite values; clean it before segmenting")
     if hi <= lo:
         return lo, hi
-    counts, edges = da.histogram(data, bins=_FLOAT_BINS, range=(lo, hi))
-    cum = np.cumsum(np.asarray(counts))
+    edges = np.linspace(lo, hi, _FLOAT_BINS + 1)  # numpy.histogram's own bins
+    cum = np.cumsum(
+        _block_sums(
+            data, lambda flat: np.histogram(flat, bins=_FLOAT_BINS, range=(lo, hi))[0], _FLOAT_BINS
+        )
+    )
     out = []
     for q in (low, high):
         target = q / 100 * cum[-1]
         i = int(np.searchsorted(cum, target))
-        out.append(float(np.asarray(edges)[min(i + 1, _FLOAT_BINS)]))
+        out.append(float(edges[min(i + 1, _FLOAT_BINS)]))
     return out[0], out[1]
 
 
@@ -103,6 +177,10 @@ class InputReader:
         The card's ``input.normalisation``.
     voxel_size : sequence of float
         Spatial voxel size (for enhancement channels).
+    array : array-like, optional
+        The stored array behind ``data`` (e.g. :attr:`stratoseg.io.Volume.array`), the same
+        values: regions are read from it directly, without dask's task graph, and ``data``
+        serves the whole-volume passes.
     """
 
     def __init__(
@@ -111,9 +189,16 @@ class InputReader:
         channels: Sequence[Any],
         normalisation: Any,
         voxel_size: Sequence[float],
+        *,
+        array: Any = None,
     ) -> None:
-        self.data = data
-        lazy = data if isinstance(data, da.Array) else da.from_array(data)
+        if array is not None and tuple(array.shape) != tuple(data.shape):
+            raise ValueError(f"array of shape {array.shape} is not the data of shape {data.shape}")
+        self.data = data if array is None else array
+        if array is not None:  # whole-volume passes in a few pieces of whole chunks
+            lazy = coarse(array)
+        else:
+            lazy = data if isinstance(data, da.Array) else da.from_array(data)
         if lazy.dtype.kind not in "biuf":
             raise TypeError(f"the image must be a bool, integer or float array, got {lazy.dtype}")
         self.voxel_size = tuple(float(v) for v in voxel_size)
@@ -245,9 +330,10 @@ class NetworkInput:
         spatial = key[1:]
         for c, (values, affine) in enumerate(zip(self.channels, self.affine, strict=True)):
             dst = out[c]
-            dst[...] = values[spatial]
-            if affine is not None:
-                dst -= affine[0]
+            if affine is None:
+                dst[...] = values[spatial]
+            else:  # float32(x) - low, then * scale: the cast and the subtraction in one pass
+                np.subtract(values[spatial], affine[0], out=dst, dtype=np.float32)
                 dst *= affine[1]
         return out
 

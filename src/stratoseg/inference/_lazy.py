@@ -79,10 +79,11 @@ def predict_lazy(
         if "c" in image.axes:
             raise ValueError(f"predict_lazy needs a single-channel image, got axes {image.axes!r}")
         data: Any = image.data
+        array = image.array
         chunks = source.chunks if chunks is None else chunks
         voxel_size = source.voxel_size if voxel_size is None else voxel_size
     else:
-        data = source
+        data, array = source, None
     ndim = len(data.shape)
     if chunks is None:
         own = getattr(data, "chunksize", None) or getattr(data, "chunks", None)
@@ -90,7 +91,7 @@ def predict_lazy(
     voxel_size = (1.0,) * ndim if voxel_size is None else voxel_size
     ready = prepare(
         data, model, chunks=chunks, voxel_size=voxel_size, device=device, window=window,
-        halo=halo, block=block, tiling=tiling,
+        halo=halo, block=block, tiling=tiling, array=array,
     )  # fmt: skip
     plan, classes = ready.plan, len(ready.card.classes)
     shape = plan.shape

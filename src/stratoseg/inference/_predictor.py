@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
+from collections import OrderedDict
 from typing import Any, Literal
 
 import numpy as np
@@ -16,12 +18,16 @@ from stratoseg._threads import num_threads
 
 __all__ = [
     "CPU_MAX_VOXELS",
+    "TRACED_SHAPES",
     "Device",
     "Predictor",
     "pick_device",
 ]
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
+
+#: Input shapes a :class:`Predictor` remembers having checked its traced network on.
+TRACED_SHAPES = 4
 
 #: Input voxels per forward call on the CPU (a larger batch runs in parts); see Predictor.
 CPU_MAX_VOXELS = 2**18
@@ -79,6 +85,14 @@ class Predictor:
     device : {"auto", "cpu", "cuda", "mps"}
     precision : {"auto", "float32", "bfloat16", "float16"}
         ``auto``: bfloat16 on CUDA when supported, float16 on MPS, float32 on CPU.
+    jit : bool or "auto"
+        Run a TorchScript copy of the network, traced and frozen once (:meth:`compiled`; it
+        is used for an input shape once it has given the eager network's numbers on the first
+        input of that shape): one call into C++ per forward, with Python's GIL released for
+        the whole pass instead of taken back between layers, so reading, writing and a napari
+        interface in other threads no longer stall the network, and faster on the CPU for
+        small networks (docs/benchmarks.md). ``"auto"``: on the CPU in float32. A network that
+        cannot be traced (or a torch without TorchScript) runs eagerly.
     max_voxels : int, "auto" or None
         A batch whose windows hold more input voxels (counting every channel) than this goes
         through the network in parts of at least one window; the output is the same, and
@@ -94,6 +108,7 @@ class Predictor:
         *,
         device: Device | str = "auto",
         precision: str = "auto",
+        jit: bool | Literal["auto"] = "auto",
         max_voxels: int | Literal["auto"] | None = "auto",
     ) -> None:
         self.device = pick_device(device)
@@ -133,6 +148,56 @@ class Predictor:
             else torch.contiguous_format
         )
         self.model = self.model.to(memory_format=self.memory_format)  # type: ignore[call-overload]
+        if jit == "auto":
+            jit = self.device.type == "cpu" and precision == "float32"
+        if not isinstance(jit, bool):
+            raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
+        self.jit = jit
+        self._script: Any = None  # the traced network (False: tracing failed)
+        self._checked: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._trace_lock = threading.Lock()
+
+    def _traced(self) -> Any:
+        """The network traced and frozen once, on a small input of two pooling cells per
+        axis (tracing holds every activation of its forward pass: on a real 3-D window that
+        is hundreds of MiB), or None where it cannot be traced."""
+        if self._script is None:
+            cfg: Any = self.config
+            size = [2 * int(cfg.divisor)] * int(cfg.spatial_dims)
+            small = torch.zeros((1, int(cfg.network_in_channels), *size), device=self.device)
+            try:
+                with torch.inference_mode(), warnings.catch_warnings():
+                    # TracerWarnings, and torch 2.13's notice that TorchScript is deprecated
+                    # (where it is gone, the network runs eagerly)
+                    warnings.simplefilter("ignore")
+                    small = small.contiguous(memory_format=self.memory_format)
+                    self._script = torch.jit.freeze(torch.jit.trace(self.model, small).eval())
+            except Exception:  # any tracing failure: the eager network
+                self._script = False
+        return self._script or None
+
+    def compiled(self, x: torch.Tensor) -> Any:
+        """The network this predictor runs on inputs shaped like ``x``: the traced one once it
+        has given the eager network's logits (to 1e-4) on the first input of that shape (the
+        last :data:`TRACED_SHAPES` shapes are remembered), else the eager network."""
+        if not self.jit:
+            return self.model
+        key = tuple(x.shape)
+        with self._trace_lock:
+            if key in self._checked:
+                self._checked.move_to_end(key)
+                return self._checked[key]
+            script = self._traced()
+        net = self.model
+        if script is not None:
+            with torch.inference_mode():
+                ok = torch.allclose(script(x), self.model(x), rtol=1e-4, atol=1e-4)
+            net = script if ok else self.model
+        with self._trace_lock:
+            self._checked[key] = net
+            while len(self._checked) > TRACED_SHAPES:
+                self._checked.popitem(last=False)
+        return net
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
         per_window = math.prod(tiles.shape[1:])  # input values of one window
@@ -158,7 +223,7 @@ class Predictor:
                 with torch.autocast(self.device.type, dtype=dtype):
                     logits = self.model(x)
             else:
-                logits = self.model(x)
+                logits = self.compiled(x)(x)
             probs = torch.softmax(logits.float(), dim=1).contiguous()
         out = probs.cpu().numpy()
         return out[:, :, None] if folded else out

@@ -107,6 +107,7 @@ def prepare(
     halo: int | Sequence[int] | None = None,
     block: int | Sequence[int] | None = None,
     tiling: Tiling = "crop",
+    array: Any = None,
 ) -> Prepared:
     """Resolve and load ``model``, check it fits ``image`` and plan the blocks.
 
@@ -121,6 +122,9 @@ def prepare(
     device, window, halo, block, tiling
         See :func:`~stratoseg.inference.segment_workspace` (the tiling enters the blocks'
         memory budget, so the batch run and the lazy view must pass the same).
+    array : array-like, optional
+        The stored array behind ``image`` (:attr:`stratoseg.io.Volume.array`): blocks are
+        read from it directly.
     """
     from stratoseg.models import resolve_model
 
@@ -139,5 +143,7 @@ def prepare(
         classes=len(card.classes), in_channels=len(card.input.channels), tiling=tiling,
         input_itemsize=4 if enhanced else int(np.dtype(image.dtype).itemsize),
     )  # fmt: skip
-    reader = InputReader(image, card.input.channels, card.input.normalisation, voxel_size)
+    reader = InputReader(
+        image, card.input.channels, card.input.normalisation, voxel_size, array=array
+    )
     return Prepared(path, card, predictor, plan, reader)

@@ -10,7 +10,7 @@ continues a killed run and ends bitwise identical to an uninterrupted one.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -63,7 +63,7 @@ def segment_workspace(
         )
     ready = prepare(
         image.data, model, chunks=ws.chunks, voxel_size=ws.voxel_size, device=device,
-        window=window, halo=halo, block=block, tiling=tiling,
+        window=window, halo=halo, block=block, tiling=tiling, array=image.array,
     )  # fmt: skip
     card, plan, reader, predictor = ready.card, ready.plan, ready.reader, ready.predictor
     out = open_prediction_run(
@@ -93,45 +93,80 @@ def segment_workspace(
         if should_stop is not None and should_stop():
             raise Cancelled("segmentation cancelled")
 
-    with ThreadPoolExecutor(1) as reads, ThreadPoolExecutor(1) as writes:
-        pending: list[Future[None]] = []
-        prefetched: dict[int, Future[Any]] = {}
+    def read_ahead(i: int, region: tuple[slice, ...]) -> tuple[slice, ...]:
+        return input_region(region, plan.axes, tiling=tiling, passes=passes,
+                            seed=block_seed(seed, i))  # fmt: skip
 
-        def prefetch(k: int) -> None:
-            if k < len(todo) and k not in prefetched:
-                i, region = todo[k]
-                r = input_region(
-                    region, plan.axes, tiling=tiling, passes=passes, seed=block_seed(seed, i)
-                )
-                prefetched[k] = reads.submit(reader, r)
-
-        if workers == 1:
-            for k, (i, region) in enumerate(todo):
-                stop()
-                prefetch(k)
-                prefetch(k + 1)
-                probs = compute(i, region, prefetched.pop(k).result())
-                pending.append(writes.submit(out.write, i, region, probs))
-                while len(pending) > 1:  # one block being written while the next is computed
-                    pending.pop(0).result()
-                done_voxels += int(np.prod(probs.shape[1:]))
-                if progress:
-                    progress(done_voxels, total)
-        else:
-            pool = ThreadPoolExecutor(workers)
-            try:
-                futures = {pool.submit(compute, i, region, None): (i, region) for i, region in todo}
-                for future, (i, region) in futures.items():
-                    stop()
-                    probs = future.result()
-                    out.write(i, region, probs)
-                    done_voxels += int(np.prod(probs.shape[1:]))
-                    if progress:
-                        progress(done_voxels, total)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-        for f in pending:
-            f.result()
+    blocks_done = _overlapped if workers == 1 else _in_parallel
+    try:
+        for done in blocks_done(todo, compute, out.write, reader, read_ahead, stop, workers):
+            done_voxels += done
+            if progress:
+                progress(done_voxels, total)
+    finally:
+        out.close()
     out.finish()
     ws.journal.append("prediction-finished", name=run or card.name, labels=labels)
     return out
+
+
+Compute = Callable[[int, tuple[slice, ...], Any], EncodedBlock]
+Write = Callable[[int, tuple[slice, ...], EncodedBlock], None]
+
+
+def _overlapped(
+    todo: list[tuple[int, tuple[slice, ...]]],
+    compute: Compute,
+    write: Write,
+    reader: Callable[[tuple[slice, ...]], Any],
+    read_ahead: Callable[[int, tuple[slice, ...]], tuple[slice, ...]],
+    stop: Callable[[], None],
+    workers: int,
+) -> Iterator[int]:
+    """One block at a time, its input read by one thread while the previous block computes
+    and its outputs written by another while the next one computes; yields the voxels of
+    each block once it is on disk."""
+    with ThreadPoolExecutor(1) as reads, ThreadPoolExecutor(1) as writes:
+        prefetched: dict[int, Future[Any]] = {}
+        pending: list[tuple[Future[None], int]] = []
+
+        def prefetch(k: int) -> None:
+            if k < len(todo) and k not in prefetched:
+                prefetched[k] = reads.submit(reader, read_ahead(*todo[k]))
+
+        for k, (i, region) in enumerate(todo):
+            stop()
+            prefetch(k)
+            prefetch(k + 1)
+            probs = compute(i, region, prefetched.pop(k).result())
+            pending.append((writes.submit(write, i, region, probs), int(np.prod(probs.shape[1:]))))
+            while len(pending) > 1:  # one block being written while the next is computed
+                future, voxels = pending.pop(0)
+                future.result()
+                yield voxels
+        for future, voxels in pending:
+            future.result()
+            yield voxels
+
+
+def _in_parallel(
+    todo: list[tuple[int, tuple[slice, ...]]],
+    compute: Compute,
+    write: Write,
+    reader: Callable[[tuple[slice, ...]], Any],
+    read_ahead: Callable[[int, tuple[slice, ...]], tuple[slice, ...]],
+    stop: Callable[[], None],
+    workers: int,
+) -> Iterator[int]:
+    """``workers`` blocks computed at once (each reading its own input), written in order by
+    the caller's thread; yields the voxels of each block once it is on disk."""
+    pool = ThreadPoolExecutor(workers)
+    try:
+        futures = {pool.submit(compute, i, region, None): (i, region) for i, region in todo}
+        for future, (i, region) in futures.items():
+            stop()
+            probs = future.result()
+            write(i, region, probs)
+            yield int(np.prod(probs.shape[1:]))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

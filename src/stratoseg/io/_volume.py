@@ -154,6 +154,10 @@ class Volume:
         The multiscale pyramid for display, ``levels[0] is data``; one level for flat formats.
     attrs : dict
         Extra metadata read from the file (free form, for display).
+    array : zarr array or None
+        The stored array :attr:`data` reads, when ``data`` is exactly that array (a zarr array
+        opened with its own axes), else None. Reading a region from it directly skips dask's
+        task graph (block-wise inference reads every block this way).
     """
 
     data: da.Array
@@ -165,6 +169,7 @@ class Volume:
     key: str | None = None
     levels: tuple[da.Array, ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)
+    array: Any = None
 
     def __post_init__(self) -> None:
         check_dtype(self.data.dtype, name=f"the dtype of {self.path}")
@@ -176,6 +181,10 @@ class Volume:
             )
         if not self.levels:
             object.__setattr__(self, "levels", (self.data,))
+        if self.array is not None and tuple(self.array.shape) != self.shape:
+            raise ValueError(
+                f"array of shape {tuple(self.array.shape)} is not the data of shape {self.shape}"
+            )
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -223,6 +232,7 @@ class Volume:
             axes=self.axes[:at] + "z" + self.axes[at:],
             voxel_size=(1.0, *self.voxel_size),
             levels=levels,
+            array=None,
         )
 
     def summary(self) -> dict[str, Any]:

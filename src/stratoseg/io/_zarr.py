@@ -86,9 +86,10 @@ def _axes_letters(ms: dict[str, Any]) -> tuple[str, str | None]:
 def _ome_volume(path: Path, group: zarr.Group, ms: dict[str, Any], key: str | None) -> Volume:
     axes, unit = _axes_letters(ms)
     scales = _scales(ms)
-    levels = []
+    levels, arrays = [], []
     for ds in ms["datasets"]:
         arr = group[ds["path"]]
+        arrays.append(arr)
         levels.append(da.from_zarr(arr, inline_array=True))
     data, norm_axes = normalize_axes(levels[0], axes, source=str(path))
     pyramid = [data] + [normalize_axes(lv, axes, source=str(path))[0] for lv in levels[1:]]
@@ -104,6 +105,7 @@ def _ome_volume(path: Path, group: zarr.Group, ms: dict[str, Any], key: str | No
         key,
         tuple(pyramid),
         {"multiscales": ms.get("name"), "level_scales": scales},
+        array=arrays[0] if data is levels[0] else None,
     )
 
 
@@ -173,10 +175,14 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
     if parent is not None:
         ms, level = parent
         axes, unit = _axes_letters(ms)
+        stored = data
         data, norm_axes = normalize_axes(data, axes, source=str(path))
         scale = dict(zip(axes, _scales(ms)[level], strict=True))
         voxel = tuple(scale.get(a, 1.0) for a in norm_axes.replace("c", ""))
-        return Volume(data, norm_axes, voxel, unit, path, "zarr", key)
+        return Volume(
+            data, norm_axes, voxel, unit, path, "zarr", key,
+            array=node if data is stored else None,
+        )  # fmt: skip
     axes = {2: "yx", 3: "zyx", 4: "czyx"}.get(node.ndim, "?" * node.ndim)
     if node.ndim not in (2, 3, 4):
         raise ValueError(
@@ -195,4 +201,5 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
         "zarr",
         key,
         attrs={k: v for k, v in attrs.items() if isinstance(v, (str, int, float))},
+        array=node,
     )

