@@ -97,9 +97,12 @@ def segment_workspace(
         return input_region(region, plan.axes, tiling=tiling, passes=passes,
                             seed=block_seed(seed, i))  # fmt: skip
 
-    blocks_done = _overlapped if workers == 1 else _in_parallel
+    if workers == 1:
+        blocks_done = _overlapped(todo, compute, out.write, reader, read_ahead, stop)
+    else:
+        blocks_done = _in_parallel(todo, compute, out.write, stop, workers)
     try:
-        for done in blocks_done(todo, compute, out.write, reader, read_ahead, stop, workers):
+        for done in blocks_done:
             done_voxels += done
             if progress:
                 progress(done_voxels, total)
@@ -121,7 +124,6 @@ def _overlapped(
     reader: Callable[[tuple[slice, ...]], Any],
     read_ahead: Callable[[int, tuple[slice, ...]], tuple[slice, ...]],
     stop: Callable[[], None],
-    workers: int,
 ) -> Iterator[int]:
     """One block at a time, its input read by one thread while the previous block computes
     and its outputs written by another while the next one computes; yields the voxels of
@@ -153,8 +155,6 @@ def _in_parallel(
     todo: list[tuple[int, tuple[slice, ...]]],
     compute: Compute,
     write: Write,
-    reader: Callable[[tuple[slice, ...]], Any],
-    read_ahead: Callable[[int, tuple[slice, ...]], tuple[slice, ...]],
     stop: Callable[[], None],
     workers: int,
 ) -> Iterator[int]:
