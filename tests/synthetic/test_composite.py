@@ -184,3 +184,15 @@ def test_noise_is_a_function_of_position() -> None:
 def test_validation(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_composite(**kwargs)  # type: ignore[arg-type]
+
+
+def test_grey_levels_set_each_phase() -> None:
+    kw = {"seed": 2, "noise_std": 0.0, "blur_sigma": 0.0, "ring_amplitude": 0.0}
+    low = make_composite((8, 64, 64), levels=(120, 160, 60), **kw)
+    image, labels = np.asarray(low.image, np.float64), np.asarray(low.labels)
+    assert image[labels == 1].mean() == pytest.approx(160, abs=0.5)
+    assert image[labels == 2].mean() == pytest.approx(60, abs=0.5)
+    assert abs(image[labels == 0].mean() - 120) < 3  # the matrix texture averages out
+    np.testing.assert_array_equal(labels, np.asarray(make_composite((8, 64, 64), **kw).labels))
+    with pytest.raises(ValueError, match=r"levels must be 3 grey levels in \[0, 255\]"):
+        make_composite((8, 16, 16), levels=(0, 300, 10))

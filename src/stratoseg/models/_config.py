@@ -44,8 +44,10 @@ class UNetConfig(BaseModel):
         free of checkerboard artefacts); its 3x3 convolution widens the receptive field.
     context : odd int >= 1
         2.5D: the number of neighbouring z-slices the 2-D network sees. The network input then
-        has ``in_channels * context`` channels, slice-major: channel ``k * in_channels + c`` is
-        channel ``c`` of slice ``z + k - context // 2``. Needs ``spatial_dims=2``.
+        has ``in_channels * context`` channels, channel-major: channel ``c * context + k`` is
+        channel ``c`` of slice ``z + k - context // 2`` (a ``(C, context, Y, X)`` window
+        reshaped to ``(C * context, Y, X)``, as inference and training fold it). Needs
+        ``spatial_dims=2``.
 
     Notes
     -----

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +85,16 @@ def _capsule(
     mask[index] = True
 
 
+def _check_levels(levels: Any) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in levels)
+    except (TypeError, ValueError):
+        raise ValueError(f"levels must be 3 grey levels, got {levels!r}") from None
+    if len(values) != 3 or not all(0 <= v <= 255 for v in values):
+        raise ValueError(f"levels must be 3 grey levels in [0, 255], got {levels!r}")
+    return values[0], values[1], values[2]
+
+
 class _CompositeRenderer:
     """Everything drawn from the seed; ``render`` and ``rings`` work on any region."""
 
@@ -99,8 +110,10 @@ class _CompositeRenderer:
         pore_fraction: float,
         pore_radius: float,
         ring_amplitude: float,
+        levels: tuple[float, float, float],
     ) -> None:
         rng = np.random.default_rng(seed)
+        self.levels = np.asarray(levels, dtype=np.float64)
         size = np.asarray(shape, dtype=np.float64)
         self.radius = fibre_radius
         self.length = fibre_length
@@ -163,7 +176,7 @@ class _CompositeRenderer:
         labels[pore] = 2
         labels[fibre] = 1
         texture = value_noise(self.texture_key, lo, hi, scale=_TEXTURE_SCALE)
-        intensity = _LEVELS[labels] + _TEXTURE_AMPLITUDE * texture * (labels == 0)
+        intensity = self.levels[labels] + _TEXTURE_AMPLITUDE * texture * (labels == 0)
         return intensity, labels
 
     def rings(self, lo: Point, hi: Point) -> FloatArray:
@@ -195,6 +208,7 @@ def make_composite(
     blur_sigma: float = 1.0,
     noise_std: float = 10.0,
     ring_amplitude: float = 8.0,
+    levels: Sequence[float] = tuple(_LEVELS),
 ) -> SyntheticVolume:
     """A glass-fibre reinforced polymer imaged by X-ray CT, with semantic ground truth.
 
@@ -235,6 +249,9 @@ def make_composite(
         Standard deviation of the additive Gaussian noise in grey levels, >= 0.
     ring_amplitude : float
         Standard deviation of the ring artefacts' peak amplitude in grey levels, >= 0.
+    levels : sequence of 3 float
+        Grey levels of matrix, fibre and pore before blur and noise, in [0, 255] (default
+        110, 190, 40); e.g. ``(120, 160, 60)`` for a lower-contrast scan.
 
     Returns
     -------
@@ -256,7 +273,7 @@ def make_composite(
         raise ValueError(
             f"fibre_fraction + pore_fraction must be < 1, got {fibre_fraction} + {pore_fraction}"
         )
-    params = {
+    params: dict[str, Any] = {
         "fibre_fraction": fibre_fraction,
         "fibre_radius": check_positive(fibre_radius, name="fibre_radius"),
         "fibre_length": check_positive(fibre_length, name="fibre_length"),
@@ -264,6 +281,7 @@ def make_composite(
         "pore_fraction": pore_fraction,
         "pore_radius": check_positive(pore_radius, name="pore_radius"),
         "ring_amplitude": check_non_negative(ring_amplitude, name="ring_amplitude"),
+        "levels": _check_levels(levels),
     }
 
     # A 2-D shape is the slice z = 0 of a volume one voxel thick.
