@@ -92,8 +92,8 @@ def test_labels_outside_the_reviewed_voxels_change_no_gradient(weights: str) -> 
         batch = d.sample(6, np.random.default_rng(5))
         torch.manual_seed(0)
         logits = torch.randn(6, 3, 32, 32, requires_grad=True)
-        loss = make_loss("ce")(logits, torch.from_numpy(batch.target),
-                               torch.from_numpy(batch.mask), torch.from_numpy(batch.weight))  # fmt: skip
+        target, mask = torch.from_numpy(batch.target), torch.from_numpy(batch.mask)
+        loss = make_loss("ce")(logits, target, mask, torch.from_numpy(batch.weight))
         loss.backward()
         assert logits.grad is not None
         grads.append(logits.grad.clone())

@@ -101,9 +101,7 @@ def test_resume_needs_the_same_settings(ws: Workspace, tmp_path: Path) -> None:
                             register=False, resume=True)  # fmt: skip
 
 
-def test_fine_tuning_with_a_frozen_encoder(
-    ws: Workspace, tmp_path: Path, tiny_model: Path
-) -> None:
+def test_fine_tuning_with_a_frozen_encoder(ws: Workspace, tmp_path: Path, tiny_model: Path) -> None:
     with ws:
         result = train_workspace(ws, "truth", out=tmp_path / "ft.zip", base_model=tiny_model,
                                  config=config(architecture=None, freeze_encoder=True, steps=10),
