@@ -9,20 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from _figures import grey, sheet
 
 from stratoseg.enhance import EnhanceParams, enhance_array
 from stratoseg.synthetic import make_composite
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "enhance.png"
 SIZE = 200
-
-
-def grey(a: np.ndarray) -> Image.Image:
-    a = np.asarray(a, np.float64)
-    lo, hi = np.percentile(a, [1, 99])
-    scaled = np.clip((a - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    return Image.fromarray((scaled * 255).astype(np.uint8)).resize((SIZE, SIZE), Image.NEAREST)
 
 
 def main() -> None:
@@ -38,19 +31,9 @@ def main() -> None:
     ):
         p = EnhanceParams(method=method, max_distance=12.0, **extra)
         panels.append((f"I_e {method}", enhance_array(image, p)))
-    cols, pad, title = 4, 8, 16
-    rows = -(-len(panels) // cols)
-    sheet = Image.new(
-        "RGB", (cols * (SIZE + pad) + pad, rows * (SIZE + title + pad) + pad), "white"
-    )
-    draw = ImageDraw.Draw(sheet)
-    for k, (name, arr) in enumerate(panels):
-        x = pad + (k % cols) * (SIZE + pad)
-        y = pad + (k // cols) * (SIZE + title + pad)
-        draw.text((x, y), name, fill="black")
-        sheet.paste(grey(arr).convert("RGB"), (x, y + title))
+    out = sheet([(name, grey(arr, SIZE)) for name, arr in panels], cols=4)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(OUT)
+    out.save(OUT)
     print(f"wrote {OUT}")
 
 

@@ -35,11 +35,26 @@ def _save(folder: Path, name: str, **config: int) -> tuple[Path, ModelCard]:
     return save_package(build_model(cfg), card, folder / name), card
 
 
-def test_list_empty(user_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_empty(
+    user_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from stratoseg.models import _registry
+
+    (tmp_path / "no-builtin").mkdir()
+    monkeypatch.setattr(_registry, "BUILTIN_DIR", tmp_path / "no-builtin")
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("no models installed")
     assert str(user_dir) in out
+
+
+def test_the_built_in_model_is_listed(user_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows[0].split()[:5] == ["composite-ct-3phase", "built-in", "2.5D", "(3", "slices)"]
+    assert main(["models", "show", "composite-ct-3phase"]) == 0
+    assert "test_demo_mean_jaccard" in capsys.readouterr().out
 
 
 def test_list_table_and_json(user_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,7 +101,10 @@ def test_show_text_and_json(user_dir: Path, capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["models", "show", "nope"], "error: unknown model 'nope'; available: fibres"),
+        (
+            ["models", "show", "nope"],
+            "error: unknown model 'nope'; available: composite-ct-3phase, fibres",
+        ),
         (["models", "show", "x/missing.zip"], "error: model package not found: x/missing.zip"),
     ],
 )

@@ -39,6 +39,7 @@ def test_installed_plugin_is_discovered() -> None:
         "Load / Workspace",
         "Enhance",
         "Segment",
+        "Fine-tune",
     ]
     readers = {r.command for r in pm.iter_compatible_readers(["/data/scan.tif"])}
     assert "stratoseg.get_reader" in readers

@@ -181,8 +181,13 @@ def test_bad_settings_are_reported(sample: Any, errors: list[str]) -> None:
 
 
 def test_no_model(
-    make_napari_viewer: Callable[..., Any], errors: list[str], user_dir: Path
-) -> None:
+    make_napari_viewer: Callable[..., Any], errors: list[str], user_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from stratoseg.models import _registry
+
+    (tmp_path / "no-builtin").mkdir()
+    monkeypatch.setattr(_registry, "BUILTIN_DIR", tmp_path / "no-builtin")
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((8, 32, 32), np.uint8), name="img")
     widget = SegmentWidget(viewer)
