@@ -17,19 +17,13 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from napari._qt.dialogs.qt_notification import NapariQtNotification
-from qtpy.QtWidgets import QApplication
+from _screenshots import process_events, save_window
 
 from stratoseg.synthetic import make_composite
 from stratoseg.widgets.enhance import EnhanceWidget
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "enhance-widget.png"
 Z = 16  # the displayed (and painted) slice
-
-
-def _process_events(n: int = 10) -> None:
-    for _ in range(n):
-        QApplication.processEvents()
 
 
 def _seeds(shape: tuple[int, int, int]) -> np.ndarray:
@@ -60,7 +54,7 @@ def main(out: Path = OUT) -> Path:
     viewer.dims.current_step = (Z, 0, 0)
     if widget.preview_slice() is None:
         raise SystemExit(f"the preview failed: {widget.status.value}")
-    _process_events()
+    process_events()
     print(f"status: {widget.status.value}")
     if not str(widget.status.value).startswith("Preview of"):
         raise SystemExit("the preview did not succeed")
@@ -70,16 +64,7 @@ def main(out: Path = OUT) -> Path:
     viewer.canvas.grid.shape = (1, 2)
     viewer.canvas.grid.enabled = True
     viewer.layers.selection.active = viewer.layers["composite enhance preview"]
-    _process_events()
-    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
-        toast.close()  # e.g. napari's start-up notice, the preview's info message
-    viewer.reset_view()
-    _process_events()
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(out), canvas_only=False, flash=False)
-    print(f"saved {out}")
-    viewer.close()
+    save_window(viewer, out)
     return out
 
 

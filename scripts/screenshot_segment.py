@@ -1,28 +1,27 @@
 """Save ``docs/images/segment-widget.png``: the Segment widget after segmenting the composite.
 
-No model ships with StratoSeg yet, so this trains the tiny 2-D U-Net of the test suite
-(``train_tiny_model`` of ``tests/_tiny_model.py``: the repository's ``tests`` folder is put on
-``sys.path`` to import it) into a temporary folder, which takes from ten seconds to a minute on a
-CPU. It then opens the synthetic composite sample (64 x 128 x 128), docks the Segment widget,
-chooses the package file and a workspace in the temporary folder, clicks *Preview slice* on
-slice 32 and then *Segment volume* (checking that the preview equals the run on that slice), and
-opens the advanced settings. The canvas is in grid mode: the image under the ``segmentation``
-labels on the left, a copy of the image under the ground truth on the right. Takes a screenshot
-of the whole window. Needs a display; on a headless machine run::
+Opens the synthetic composite sample (64 x 128 x 128), docks the Segment widget with the
+built-in model ``composite-ct-3phase`` (the first choice of its model list when no user package
+shadows it; ``STRATOSEG_MODEL_DIR`` is pointed at an empty folder so that none does) and a
+workspace in a temporary folder, clicks *Preview slice* on slice 32 and then *Segment volume*
+(checking that the preview equals the run on that slice), and opens the advanced settings. The
+canvas is in grid mode: the image under the ``segmentation`` labels on the left, a copy of the
+image under the ground truth on the right. Takes a screenshot of the whole window. Needs a
+display; on a headless machine run::
 
     xvfb-run -a python scripts/screenshot_segment.py
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 import napari
 import numpy as np
-from napari._qt.dialogs.qt_notification import NapariQtNotification
-from qtpy.QtWidgets import QApplication
+from _screenshots import process_events, save_window
 
 from stratoseg.widgets.segment import SegmentWidget
 
@@ -30,38 +29,34 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images" / "segment-widget.png"
 Z = 32  # the displayed (and previewed) slice
 
-sys.path.insert(0, str(ROOT / "tests"))
-from _tiny_model import train_tiny_model  # noqa: E402
-
-
-def _process_events(n: int = 10) -> None:
-    for _ in range(n):
-        QApplication.processEvents()
+MODEL = "composite-ct-3phase"
 
 
 def main(out: Path = OUT) -> Path:
     """Build the scene and save the screenshot to ``out``; return ``out``."""
     with tempfile.TemporaryDirectory() as tmp:
-        model = train_tiny_model(Path(tmp) / "tiny-composite.zip")
-
+        os.environ["STRATOSEG_MODEL_DIR"] = str(Path(tmp) / "models")
         viewer = napari.Viewer(title="StratoSeg", show=True)
         viewer.window._qt_window.resize(1600, 820)
         viewer.open_sample("stratoseg", "composite")
         widget = SegmentWidget(viewer)
         viewer.window.add_dock_widget(widget, name="Segment", area="right")
         widget.image.value = viewer.layers["composite"]
-        widget.model_file.value = model
+        chosen = [path for path in widget.model.choices if path.name == MODEL]
+        if not chosen:
+            raise SystemExit(f"the built-in model {MODEL} is not in the widget's list")
+        widget.model.value = chosen[0]
         widget.workspace_path.value = Path(tmp) / "composite.zarr"
         viewer.dims.current_step = (Z, 0, 0)
 
         preview = widget.preview_slice_blocking()
         if preview is None:
             raise SystemExit(f"the preview failed: {widget.status.value}")
-        _process_events()
+        process_events()
         print(f"preview: {widget.status.value}")
         if not widget.segment_volume_blocking():
             raise SystemExit(f"segmenting failed: {widget.status.value}")
-        _process_events()
+        process_events()
         print(f"status: {widget.status.value}")
         segmentation = viewer.layers["segmentation"]
         truth = viewer.layers["composite ground truth"]
@@ -87,16 +82,7 @@ def main(out: Path = OUT) -> Path:
         viewer.canvas.grid.shape = (1, 2)
         viewer.canvas.grid.enabled = True
         viewer.layers.selection.active = segmentation
-        _process_events()
-        for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
-            toast.close()  # e.g. napari's start-up notice, the run's info messages
-        viewer.reset_view()
-        _process_events()
-
-        out.parent.mkdir(parents=True, exist_ok=True)
-        viewer.screenshot(str(out), canvas_only=False, flash=False)
-        print(f"saved {out}")
-        viewer.close()
+        save_window(viewer, out)
     return out
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 import napari
 import numpy as np
 import tifffile
-from napari._qt.dialogs.qt_notification import NapariQtNotification
-from qtpy.QtWidgets import QApplication
+from _screenshots import save_window
 
 from stratoseg.synthetic import make_composite
 from stratoseg.widgets.workspace import WorkspaceWidget
@@ -49,19 +48,9 @@ def main(out: Path = OUT) -> Path:
                 y, x = 20 + 88 * t, 24 + 80 * t + 10 * np.sin(6 * t)
                 labels.paint((32, y, x), 1, refresh=False)
         labels.refresh()
-        for _ in range(10):
-            QApplication.processEvents()
-        for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
-            toast.close()  # e.g. napari's start-up notice about PyQt5
-        viewer.reset_view()
-        for _ in range(10):
-            QApplication.processEvents()
-
-        out.parent.mkdir(parents=True, exist_ok=True)
-        viewer.screenshot(str(out), canvas_only=False, flash=False)
         edits = widget.workspace.journal.entries("edit") if widget.workspace else []
-        print(f"saved {out} ({len(edits)} journal edit entries)")
-        viewer.close()
+        print(f"{len(edits)} journal edit entries")
+        save_window(viewer, out)
     return out
 
 

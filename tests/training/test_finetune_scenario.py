@@ -16,8 +16,8 @@ from stratoseg.training import TrainConfig, train, train_workspace
 from stratoseg.workspace import Workspace, create_workspace
 
 ARCH = UNetConfig(spatial_dims=2, in_channels=1, out_channels=3, depth=2, base_filters=8)
-OTHER_SCAN = {"seed": 20, "fibre_radius": 2.5, "levels": (125, 165, 80), "blur_sigma": 1.3,
-              "noise_std": 16.0, "pore_radius": 4.0}  # fmt: skip
+OTHER_SCAN = {"seed": 20, "fibre_radius": 3.0, "levels": (110, 150, 60), "noise_std": 12.0,
+              "ring_amplitude": 25.0}  # fmt: skip
 REVIEWED = [2, 6, 10, 14, 18]
 
 
@@ -46,7 +46,8 @@ def test_corrections_on_five_slices_make_a_better_model(tmp_path: Path) -> None:
             ws.reviewed("corrected")[z] = 1
         tuned = train_workspace(ws, "corrected", out=tmp_path / "tuned", base_model=base,
                                 register=False, config=TrainConfig(
-                                    name="tuned", steps=100, patch=64, val_every=25))  # fmt: skip
+                                    name="tuned", steps=150, patch=64, val_every=25))  # fmt: skip
         after = held_out_jaccard(ws, tuned.path, truth, "after")
+    print(f"held-out mean Jaccard {before:.3f} -> {after:.3f}")
     assert before < 0.75  # the other scan defeats the base model
     assert after >= before + 0.10

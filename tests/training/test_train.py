@@ -86,6 +86,17 @@ def test_a_killed_run_resumes_to_the_same_weights(ws: Workspace, tmp_path: Path)
     ]
 
 
+def test_the_same_seed_gives_the_same_model(ws: Workspace, tmp_path: Path) -> None:
+    """Initial weights, patches, augmentation: all follow ``seed`` (and only it)."""
+    with ws:
+        args = {"register": False, "class_names": ["m", "f", "p"]}
+        runs = [train_workspace(ws, "truth", out=tmp_path / f"m{i}", config=config(steps=6, seed=s),
+                                **args) for i, s in enumerate((3, 3, 4))]  # fmt: skip
+    a, b, c = (load_package(r.path)[0].state_dict() for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
 def test_resume_needs_the_same_settings(ws: Workspace, tmp_path: Path) -> None:
     with ws:
 

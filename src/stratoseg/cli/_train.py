@@ -39,7 +39,10 @@ def register(sub: Any) -> None:
     p.add_argument("--name", help="the new model's name (default: the output's name)")
     p.add_argument("--target", choices=TARGET_NAMES, default="semantic",
                    help="what the network learns from the labels (semantic)")  # fmt: skip
-    p.add_argument("--loss", choices=LOSS_NAMES, default="ce", help="the loss (ce)")
+    p.add_argument("--loss", choices=LOSS_NAMES, default="ce-jaccard",
+                   help="the loss (ce-jaccard)")  # fmt: skip
+    p.add_argument("--patience", type=int, help="validations without improvement before "
+                   "stopping (default: use the whole budget)")  # fmt: skip
     p.add_argument("--weights", choices=WEIGHT_NAMES, default="none",
                    help="the weight map of the cross-entropy losses (none)")  # fmt: skip
     p.add_argument("--patch", type=int, help="patch side (128 for 2-D, 48 for 3-D networks)")
@@ -81,6 +84,7 @@ def config_from_args(args: argparse.Namespace, classes: int | None) -> Any:
         "patch": args.patch, "batch_size": args.batch_size, "lr": args.lr,
         "val_fraction": args.val_fraction, "val_every": args.val_every,
         "freeze_encoder": args.freeze_encoder, "seed": args.seed, "device": args.device,
+        "patience": args.patience,
         "steps": args.steps if args.minutes is None else None, "minutes": args.minutes,
     }  # fmt: skip
     if settings["steps"] is None and args.minutes is None:

@@ -29,7 +29,9 @@ class TrainConfig(BaseModel):
         Keyword arguments of the target, the loss and the weight map.
     loss : str
         A key of :data:`~stratoseg.training.LOSSES` (``ce``, ``focal``, ``jaccard``,
-        ``jaccard2``, ``dice``, ``ce-youden``, ``ce-jaccard``).
+        ``jaccard2``, ``dice``, ``ce-youden``, ``ce-jaccard``); default ``ce-jaccard``, the
+        cross-entropy plus Decencière's Jaccard loss, which he recommends as the baseline and
+        which the scores (mean Jaccard) measure.
     weights : str
         A key of :data:`~stratoseg.training.WEIGHTS` (``none``, ``balance``, ``unet``, ``dwm``,
         ``saw``, ``w3``).
@@ -48,7 +50,8 @@ class TrainConfig(BaseModel):
         ``lr / 100``, following the run's progress in steps or in time).
     val_fraction, val_every, patience : optional
         Share of reviewed voxels held out, steps between validations, and validations without
-        improvement before stopping (None: never stop early).
+        improvement before stopping (default None: use the whole budget; the best weights are
+        kept either way, and a small validation set is a noisy judge of "no improvement").
     rare_share : float
         Share of patches centred on rare-class voxels.
     freeze_encoder : bool
@@ -65,7 +68,7 @@ class TrainConfig(BaseModel):
     )
     target: str = "semantic"
     target_params: dict[str, Any] = Field(default_factory=dict)
-    loss: str = "ce"
+    loss: str = "ce-jaccard"
     loss_params: dict[str, Any] = Field(default_factory=dict)
     weights: str = "none"
     weight_params: dict[str, Any] = Field(default_factory=dict)
@@ -79,7 +82,7 @@ class TrainConfig(BaseModel):
     warmup: float = Field(default=0.05, ge=0, lt=1)
     val_fraction: float = Field(default=0.2, ge=0, le=0.9)
     val_every: int = Field(default=50, ge=1)
-    patience: int | None = Field(default=8, ge=1)
+    patience: int | None = Field(default=None, ge=1)
     rare_share: float = Field(default=0.5, ge=0, le=1)
     freeze_encoder: bool = False
     augment: AugmentConfig = Field(default_factory=lambda: AugmentConfig())

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dask.array as da
+import torch
 
 from stratoseg.inference import InputReader
 from stratoseg.io import check_output_path
@@ -129,7 +130,10 @@ def _start(
             "receptive_field": arch.receptive_field,
         }
     )
-    return build_model(arch), card, None
+    with torch.random.fork_rng(devices=[]):  # the initial weights follow the seed
+        torch.manual_seed(config.seed)
+        model = build_model(arch)
+    return model, card, None
 
 
 def train(

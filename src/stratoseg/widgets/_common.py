@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from qtpy.QtCore import QEvent, QObject, Signal
 
-__all__ = ["CloseWatcher", "Connections", "ProgressRelay", "advance"]
+__all__ = [
+    "CloseWatcher",
+    "Connections",
+    "JobBookkeeping",
+    "ProgressRelay",
+    "advance",
+    "watch_lifetime",
+]
 
 
 class ProgressRelay(QObject):
@@ -92,3 +100,48 @@ class Connections:
 
     def __bool__(self) -> bool:
         return bool(self._links)
+
+
+def watch_lifetime(
+    native: Any,
+    on_close: Callable[[], None],
+    links: Connections,
+    stop: threading.Event,
+    closed: threading.Event,
+) -> CloseWatcher:
+    """Tie a background-job widget's resources to its Qt widget ``native``.
+
+    Closing (or napari's un-docking) calls ``on_close``. Destruction, when the widget's Python
+    side may be half gone, uses only the three objects given: it sets ``closed`` and ``stop``
+    (a running job ends at its next step) and undoes ``links``. Keep the returned watcher
+    referenced for as long as the widget lives.
+    """
+    watcher = CloseWatcher(native, on_close)
+
+    def on_destroyed(*_: object) -> None:
+        closed.set()
+        stop.set()
+        links.disconnect_all()
+
+    native.destroyed.connect(on_destroyed)
+    return watcher
+
+
+class JobBookkeeping:
+    """What a widget running one background job at a time keeps: busy, progress bar, closed.
+
+    Mixed into the dock widgets; they set ``_busy`` and ``_pbar`` when a job starts.
+    """
+
+    _busy: bool
+    _pbar: Any
+    _closed: threading.Event
+
+    def _release_job(self) -> bool:
+        """Mark the job over and close its progress bar; False when the widget has closed,
+        so that the caller leaves its (possibly deleted) controls alone."""
+        self._busy = False
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        return not self._closed.is_set()

@@ -25,7 +25,13 @@ from qtpy.QtCore import QTimer
 
 from stratoseg._progress import Cancelled
 from stratoseg.enhance import EnhanceParams, describe_params_error, enhance_array
-from stratoseg.widgets._common import CloseWatcher, Connections, ProgressRelay, advance
+from stratoseg.widgets._common import (
+    Connections,
+    JobBookkeeping,
+    ProgressRelay,
+    advance,
+    watch_lifetime,
+)
 from stratoseg.widgets._enhance_helpers import (
     PREVIEW_ROLE,
     RELEVANT,
@@ -49,7 +55,7 @@ DEBOUNCE_MS = 300
 _USER_ERRORS = (ValueError, TypeError, OSError, WorkspaceLockedError)
 
 
-class EnhanceWidget(Container):
+class EnhanceWidget(JobBookkeeping, Container):
     """Preview the enhanced image ``I + alpha DT - beta DT_c`` on a slice, then compute it all.
 
     *Preview slice* (and, with *Live preview*, any change of a parameter or of the slice, after
@@ -158,16 +164,9 @@ class EnhanceWidget(Container):
         self._links.connect(viewer.layers.events.inserted, self._refresh_layers)
         self._links.connect(viewer.layers.events.removed, self._refresh_layers)
         self._links.connect(viewer.dims.events.current_step, self._on_step)
-        self._watcher = CloseWatcher(self.native, self._disconnect)
-        # at destruction the Python side may be half gone: use only these two objects
-        links, stop, closed = self._links, self._stop, self._closed
-
-        def on_destroyed(*_: object) -> None:
-            closed.set()
-            stop.set()
-            links.disconnect_all()
-
-        self.native.destroyed.connect(on_destroyed)
+        self._watcher = watch_lifetime(
+            self.native, self._disconnect, self._links, self._stop, self._closed
+        )
         self._update_fields()
 
     # -- inputs ----------------------------------------------------------------------------
@@ -385,11 +384,7 @@ class EnhanceWidget(Container):
         advance(self._pbar, done, total)  # last: napari may process events (our outcome) here
 
     def _end(self) -> None:
-        self._busy = False
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
-        if self._closed.is_set():
+        if not self._release_job():
             return
         self.run_button.enabled = True
         self.cancel_button.enabled = False

@@ -22,7 +22,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
 
 from stratoseg._progress import Cancelled
-from stratoseg.widgets._common import CloseWatcher, Connections
+from stratoseg.widgets._common import Connections, JobBookkeeping, watch_lifetime
 from stratoseg.widgets._finetune_helpers import (
     FineTuneJob,
     box_region,
@@ -59,7 +59,7 @@ class Relay(QObject):
     segmented = Signal(int, int)
 
 
-class FineTuneWidget(Container):
+class FineTuneWidget(JobBookkeeping, Container):
     """Turn corrections into a better model: review, fine-tune for minutes, re-segment.
 
     1. Correct a workspace labels layer (the Load / Workspace widget makes it editable), and
@@ -95,7 +95,7 @@ class FineTuneWidget(Container):
         self.mark_box_button = PushButton(text="Mark box reviewed")
         self.base_model = ComboBox(label="Base model", choices=self._model_choices)
         self.target = ComboBox(label="Target", choices=TARGETS, value="semantic")
-        self.loss = ComboBox(label="Loss", choices=LOSSES, value="ce")
+        self.loss = ComboBox(label="Loss", choices=LOSSES, value="ce-jaccard")
         self.minutes = FloatSpinBox(label="Minutes", min=0.05, max=600, step=0.5, value=5.0)
         self.freeze_encoder = CheckBox(text="Freeze the encoder", value=False)
         self.advanced = CheckBox(text="Advanced settings", value=False)
@@ -140,15 +140,9 @@ class FineTuneWidget(Container):
         self._links = Connections()
         for emitter in (viewer.layers.events.inserted, viewer.layers.events.removed):
             self._links.connect(emitter, self._refresh_layers)
-        self._watcher = CloseWatcher(self.native, self._disconnect)
-        links, stop, closed = self._links, self._stop, self._closed
-
-        def on_destroyed(*_: object) -> None:
-            closed.set()
-            stop.set()
-            links.disconnect_all()
-
-        self.native.destroyed.connect(on_destroyed)
+        self._watcher = watch_lifetime(
+            self.native, self._disconnect, self._links, self._stop, self._closed
+        )
         self._refresh_layers()
         self.status.value = (
             "Correct a workspace labels layer, mark what you checked as reviewed, then Start."
@@ -271,11 +265,7 @@ class FineTuneWidget(Container):
         self.status.value = f"{text}..."
 
     def _end(self) -> None:
-        self._busy = False
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
-        if self._closed.is_set():
+        if not self._release_job():
             return
         self.start_button.enabled = True
         self.stop_button.enabled = False

@@ -24,7 +24,13 @@ from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 
 from stratoseg._progress import Cancelled
-from stratoseg.widgets._common import CloseWatcher, Connections, ProgressRelay, advance
+from stratoseg.widgets._common import (
+    Connections,
+    JobBookkeeping,
+    ProgressRelay,
+    advance,
+    watch_lifetime,
+)
 from stratoseg.widgets._enhance_helpers import layer_meta, level0, plane_at
 from stratoseg.widgets._segment_helpers import (
     SegmentJob,
@@ -60,7 +66,7 @@ def _ints(text: str, what: str) -> int | list[int] | None:
     return values[0] if len(values) == 1 else values
 
 
-class SegmentWidget(Container):
+class SegmentWidget(JobBookkeeping, Container):
     """Segment an image with a U-Net package: *Segment volume*, or *Preview slice* first.
 
     *Segment volume* runs :func:`~stratoseg.inference.segment_workspace` in a background thread
@@ -147,15 +153,9 @@ class SegmentWidget(Container):
         self._links = Connections()
         self._links.connect(viewer.layers.events.inserted, self._refresh_layers)
         self._links.connect(viewer.layers.events.removed, self._refresh_layers)
-        self._watcher = CloseWatcher(self.native, self._disconnect)
-        links, stop, closed = self._links, self._stop, self._closed
-
-        def on_destroyed(*_: object) -> None:
-            closed.set()
-            stop.set()
-            links.disconnect_all()
-
-        self.native.destroyed.connect(on_destroyed)
+        self._watcher = watch_lifetime(
+            self.native, self._disconnect, self._links, self._stop, self._closed
+        )
         self._on_image()
         self._update_fields()
         if not self.model.choices:
@@ -354,11 +354,7 @@ class SegmentWidget(Container):
         advance(self._pbar, done, total)
 
     def _end(self) -> None:
-        self._busy = False
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
-        if self._closed.is_set():
+        if not self._release_job():
             return
         self.run_button.enabled = True
         self.preview_button.enabled = True
