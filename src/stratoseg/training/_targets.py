@@ -3,7 +3,8 @@
 Every function takes a label image of any dimension (2-D or 3-D), treats the voxels beyond its
 edges as background, and returns a ``uint8`` class map of the same shape. :data:`TARGETS`
 describes each kind: its classes and how predictions turn back into labels (recorded in the
-model card as ``recommended.postprocess``).
+model card as ``recommended.postprocess``: a method of :data:`stratoseg.postprocess.METHODS`
+under ``kind`` and its parameters).
 """
 
 from __future__ import annotations
@@ -241,28 +242,28 @@ TARGETS: dict[str, TargetKind] = {
         ("background", "object", "touching"),
         "instances",
         "background / object / touching from instances (eq 4.1)",
-        {"kind": "watershed", "surface": "z2 - z1", "seeds": {"z0": 0.5, "z1": 0.5}},
+        {"kind": "watershed", "tau0": 0.5, "tau1": 0.5},
     ),
     "touching-gap": TargetKind(
         "touching-gap",
         ("background", "object", "touching", "gap"),
         "instances",
         "background / object / touching / gap from instances (§5.2.1)",
-        {"kind": "map-instances", "background": [0, 3], "touching": 2},
+        {"kind": "map", "instances": True, "classes": [0, 1, 2]},
     ),
     "touching-mask": TargetKind(
         "touching-mask",
         ("background", "object", "touching"),
         "mask",
         "a touching class added to a binary mask of touching objects (Algorithm 1)",
-        {"kind": "thresholds", "gamma1": 0.5, "gamma2": 0.5},
+        {"kind": "threshold", "gamma1": 0.5, "gamma2": 0.5},
     ),
     "boundary": TargetKind(
         "boundary",
         ("interior", "boundary"),
         "instances",
         "interior / boundary for membranes (EM), 0 in the labels is membrane",
-        {"kind": "watershed-boundary", "boundary": 1},
+        {"kind": "boundary-watershed", "boundary_class": 1},
     ),
 }
 

@@ -1,0 +1,33 @@
+"""Post-processing: class probabilities to semantic or instance labels.
+
+MAP and the gap rule (Guerrero Peña §5.2.3), thresholded maps with touching voxels given to the
+nearest object (Algorithm 2, eq 4.4), the marker watershed on ``z2 - z1`` (§4.2.4), the
+distance-transform watershed for masks of touching objects, the boundary watershed that closes
+open membranes (Herreros §3.2.8), hole filling and small-object removal. numpy in, labels out,
+2-D and 3-D; see ``docs/postprocess.md``.
+"""
+
+from stratoseg.postprocess._boundary import boundary_watershed
+from stratoseg.postprocess._clean import fill_holes, map_classes, remove_small_objects
+from stratoseg.postprocess._instances import (
+    assign_to_nearest,
+    distance_watershed,
+    threshold_instances,
+    watershed_instances,
+)
+from stratoseg.postprocess._methods import METHODS, Method, map_instances, postprocess
+
+__all__ = [
+    "METHODS",
+    "Method",
+    "assign_to_nearest",
+    "boundary_watershed",
+    "distance_watershed",
+    "fill_holes",
+    "map_classes",
+    "map_instances",
+    "postprocess",
+    "remove_small_objects",
+    "threshold_instances",
+    "watershed_instances",
+]
