@@ -15,7 +15,16 @@ from stratoseg import __version__
 from stratoseg._errors import StratosegError
 from stratoseg._malloc import tune_malloc
 from stratoseg._progress import Cancelled
-from stratoseg.cli import _commands, _enhance, _evaluate, _models, _segment, _synth, _train
+from stratoseg.cli import (
+    _commands,
+    _enhance,
+    _evaluate,
+    _models,
+    _postprocess,
+    _segment,
+    _synth,
+    _train,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -33,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stratoseg {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_commands, _synth, _enhance, _segment, _train, _evaluate, _models):
+    for module in (_commands, _synth, _enhance, _segment, _postprocess, _train, _evaluate, _models):
         module.register(sub)
     return parser
 

@@ -7,6 +7,7 @@ open membranes (Herreros §3.2.8), hole filling and small-object removal. numpy 
 2-D and 3-D; see ``docs/postprocess.md``.
 """
 
+from stratoseg.postprocess._blockwise import postprocess_blockwise
 from stratoseg.postprocess._boundary import boundary_watershed
 from stratoseg.postprocess._clean import fill_holes, map_classes, remove_small_objects
 from stratoseg.postprocess._instances import (
@@ -16,8 +17,10 @@ from stratoseg.postprocess._instances import (
     watershed_instances,
 )
 from stratoseg.postprocess._methods import METHODS, Method, map_instances, postprocess
+from stratoseg.postprocess._workspace import DEFAULT_HALO, postprocess_workspace
 
 __all__ = [
+    "DEFAULT_HALO",
     "METHODS",
     "Method",
     "assign_to_nearest",
@@ -27,6 +30,8 @@ __all__ = [
     "map_classes",
     "map_instances",
     "postprocess",
+    "postprocess_blockwise",
+    "postprocess_workspace",
     "remove_small_objects",
     "threshold_instances",
     "watershed_instances",

@@ -1,0 +1,112 @@
+"""Post-processing a workspace's prediction run into one of its label images."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import zarr
+
+from stratoseg._blocks import group_chunks
+from stratoseg._progress import ProgressFn, StopFn
+from stratoseg.postprocess._blockwise import postprocess_blockwise
+from stratoseg.postprocess._methods import METHODS
+from stratoseg.workspace import Workspace, check_name
+
+__all__ = ["DEFAULT_HALO", "postprocess_workspace"]
+
+#: Voxels of context read around each block: objects smaller than this are stitched exactly.
+DEFAULT_HALO = 32
+
+
+def postprocess_workspace(
+    ws: Workspace,
+    run: str,
+    method: str,
+    *,
+    labels: str,
+    overwrite: bool = False,
+    block: Sequence[int] | None = None,
+    halo: int | Sequence[int] | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    **params: Any,
+) -> zarr.Array:
+    """Turn ``predictions/<run>`` into ``labels/<labels>`` with a post-processing method.
+
+    Works block by block (blocks of whole chunks with a halo of ``DEFAULT_HALO`` voxels by
+    default, instance ids stitched across blocks: :func:`postprocess_blockwise`) into a
+    scratch array inside the workspace, then writes the label image in one go, so an
+    interrupted run leaves the old labels (or none), never half of new ones. The method, the
+    run and the parameters (defaults included) go into the journal.
+
+    Parameters
+    ----------
+    ws : Workspace
+        Open for writing.
+    run : str
+        A finished prediction run.
+    method : str
+        A key of :data:`~stratoseg.postprocess.METHODS`; ``params`` override its defaults.
+    labels : str
+        The label image to write (uint8 classes for ``map``, uint32 instance ids otherwise).
+    overwrite : bool
+        Replace an existing label image of that name (its reviewed mask is kept).
+    """
+    check_name(labels, what="labels name")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if run not in ws.predictions():
+        raise ValueError(
+            f"run {run!r} not in the predictions of {ws.path}; it has {ws.predictions() or 'none'}"
+        )
+    probs = ws.array(f"predictions/{run}")
+    if "blocks_done" in probs.attrs and not probs.attrs.get("complete", False):
+        raise ValueError(
+            f"predictions/{run} is incomplete; finish it first (stratoseg segment ... --resume)"
+        )
+    if labels in ws.label_names() and not overwrite:
+        raise FileExistsError(
+            f"labels {labels!r} already exist in {ws.path} (pass overwrite to replace them)"
+        )
+    ws._check_writable()
+    shape = ws.spatial_shape
+    chunks = tuple(min(c, s) for c, s in zip(ws.chunks, shape, strict=True))
+    halos = _halo(halo, len(shape))
+    instances = METHODS[method].output == "instances" or bool(params.get("instances"))
+    if block is None:
+        # float probabilities, distance maps and ids: about 16 bytes per class and voxel
+        block = group_chunks(shape, chunks, halo=halos, bytes_per_voxel=16 * probs.shape[0])
+    dtype = np.uint32 if instances else np.uint8
+    scratch_dir = Path(tempfile.mkdtemp(prefix=".postprocess-", dir=ws.path))
+    try:
+        scratch = zarr.create_array(
+            str(scratch_dir / "labels.zarr"), shape=shape, chunks=chunks, dtype=dtype,
+            fill_value=0,
+        )  # fmt: skip
+        count = postprocess_blockwise(
+            probs, method, out=scratch, block=block, halo=halos, progress=progress,
+            should_stop=should_stop, **params,
+        )  # fmt: skip
+        settings = {**METHODS[method].defaults, **params}
+        return ws.write_labels(
+            labels, da.from_zarr(scratch), overwrite=overwrite, progress=progress,
+            should_stop=should_stop, method=method, run=run, params=settings,
+            objects=count if instances else None,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def _halo(halo: int | Sequence[int] | None, nd: int) -> tuple[int, ...]:
+    if halo is None:
+        return (DEFAULT_HALO,) * nd
+    values = (halo,) * nd if isinstance(halo, int) else tuple(halo)
+    if len(values) != nd or any(int(h) != h or h < 1 for h in values):
+        raise ValueError(f"halo must be {nd} whole numbers >= 1 (or one), got {halo!r}")
+    return tuple(int(h) for h in values)
