@@ -176,3 +176,32 @@ def test_segment_then_resume_and_overwrite(
     assert "overwrite to replace it" in capsys.readouterr().err
     assert main([*again, "--resume"]) == 0  # a complete run: nothing left to do
     assert main([*again, "--overwrite", "--tiling", "stratified", "--passes", "2"]) == 0
+
+
+def test_segment_with_postprocessing(
+    tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoseg.postprocess import postprocess
+    from stratoseg.synthetic import make_composite
+
+    vol = make_composite((4, 64, 64), seed=7)
+    image = _image(tmp_path, "c.tif", np.asarray(vol.image))
+    ws_path = str(tmp_path / "ws.zarr")
+    base = ["segment", image, "-o", ws_path, "--model", str(tiny_model), "--device", "cpu"]
+    assert main([*base, "--postprocess", "recommended"]) == 0  # the card recommends MAP
+    assert "labels/segmentation (map post-processing)" in capsys.readouterr().out
+    again = ["segment", ws_path, "--model", str(tiny_model), "--device", "cpu", "--overwrite"]
+    assert main([*again, "--postprocess", "distance-watershed", "--labels", "fibres"]) == 0
+    with Workspace.open(ws_path) as ws:
+        probs = np.asarray(ws.array("predictions/tiny-composite")[...])
+        mapped = np.asarray(ws.labels("segmentation")[...])
+        fibres = np.asarray(ws.labels("fibres")[...])
+        entry = ws.journal.entries("labels-written")[-1]
+    assert (mapped == probs.argmax(axis=0)).all()
+    assert entry["method"] == "distance-watershed"
+    assert fibres.max() > 1  # fibre instances
+    assert ((fibres > 0) == (postprocess(probs, "map") == 1)).all()
+    # errors before any work
+    assert main([*again, "--postprocess", "nope"]) == 2
+    assert "--postprocess must be" in capsys.readouterr().err
+    assert main([*again, "--postprocess", "map", "--no-labels"]) == 2

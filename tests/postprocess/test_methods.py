@@ -230,3 +230,12 @@ def test_each_training_target_recommends_a_method_that_runs() -> None:
         out = postprocess(probs_from(h.astype(np.int64), n=n), method, **spec)
         assert out.shape == (20, 32), name
         assert out.max() >= 1, name
+
+
+def test_distance_watershed_keeps_thin_pieces() -> None:
+    mask = np.zeros((20, 30), bool)
+    mask[5, 2:12] = True  # a one-voxel-wide fibre: no dome of height h = 3
+    mask[8:18, 15:25] = True
+    labels = distance_watershed(mask, h=3.0)
+    assert ((labels > 0) == mask).all()
+    assert len(np.unique(labels[mask])) == 2

@@ -60,6 +60,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--no-labels", action="store_true", help="write probabilities only")
     p.add_argument(
+        "--postprocess",
+        metavar="METHOD",
+        help="labels by a post-processing method instead of MAP: 'recommended' (the model's "
+        "recommendation, with its settings) or a method of `stratoseg postprocess`",
+    )
+    p.add_argument(
         "--dtype", choices=["uint8", "float16"], default="uint8", help="probability storage"
     )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -84,15 +90,22 @@ def cmd_segment(args: argparse.Namespace) -> int:
     package = resolve_model(args.model)  # unknown models fail before any workspace is made
     card = read_card(package)
     labels = None if args.no_labels else args.labels
+    method, params = _postprocessing(args.postprocess, card)
+    if method is not None and labels is None:
+        raise ValueError("--postprocess writes labels; it cannot go with --no-labels")
     with (
         progress_bar("segment", unit="voxel") as bar,
         target_workspace(args.source, args.output, what="segmenting", progress=bar) as ws,
     ):
+        if method is not None and ws.labels_in_use(str(labels)) and not args.overwrite:
+            raise FileExistsError(
+                f"labels {labels!r} already exist in {ws.path} (pass --overwrite to replace them)"
+            )
         run = segment_workspace(
             ws,
             package,
             run=args.run,
-            labels=labels,
+            labels=None if method is not None else labels,
             tiling=args.tiling,
             passes=args.passes,
             seed=args.seed,
@@ -106,9 +119,36 @@ def cmd_segment(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=bar,
         )
+        if method is not None:
+            from stratoseg.postprocess import postprocess_workspace
+
+            postprocess_workspace(ws, args.run or card.name, method, labels=str(labels),
+                                  overwrite=args.overwrite, progress=bar, **params)  # fmt: skip
         target = ws.path
     shape = " x ".join(map(str, run.array.shape))
     print(f"wrote {target}/predictions/{args.run or card.name} ({shape}, {args.dtype})")
-    if labels:
+    if labels and method is not None:
+        print(f"wrote {target}/labels/{labels} ({method} post-processing)")
+    elif labels:
         print(f"wrote {target}/labels/{labels} (MAP of {len(card.classes)} classes)")
     return 0
+
+
+def _postprocessing(choice: str | None, card: Any) -> tuple[str | None, dict[str, Any]]:
+    """The method and settings of ``--postprocess``: the card's recommendation for
+    ``recommended`` (and for the method it recommends), the method's defaults otherwise."""
+    from stratoseg.postprocess import METHODS
+
+    if choice is None:
+        return None, {}
+    advice = dict(card.recommended.get("postprocess") or {"kind": "map"})
+    kind = advice.pop("kind", "map")
+    if choice == "recommended" or choice == kind:
+        if kind not in METHODS:
+            raise ValueError(f"the model recommends an unknown post-processing {kind!r}")
+        return kind, advice
+    if choice not in METHODS:
+        raise ValueError(
+            f"--postprocess must be 'recommended' or one of {sorted(METHODS)}, got {choice!r}"
+        )
+    return choice, {}

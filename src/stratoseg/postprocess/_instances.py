@@ -196,8 +196,9 @@ def distance_watershed(
     The Euclidean distance to the background, ``d``, has one dome per object. Its regional
     maxima of height at least ``h`` (h-maxima, in ``sampling`` units: a neck narrower by less
     than ``h`` than both domes does not split) are the markers, and a watershed of ``-d``
-    restricted to the mask grows them into objects. Objects under ``min_size`` voxels are
-    removed.
+    restricted to the mask grows them into objects. A piece of the mask without such a
+    maximum (thinner than ``h``) keeps its deepest voxel as marker, so no voxel of the mask is
+    lost. Objects under ``min_size`` voxels are removed.
 
     Returns
     -------
@@ -211,6 +212,13 @@ def distance_watershed(
         return np.zeros(m.shape, np.int32)
     dist = ndi.distance_transform_edt(m, sampling=sampling)
     peaks = h_maxima(dist, float(h)).astype(bool) & m
+    # every piece of the mask keeps at least one marker (its deepest voxel), however flat
+    pieces, n = ndi.label(m)
+    marked = np.zeros(n + 1, bool)
+    marked[pieces[peaks]] = True
+    unmarked = np.flatnonzero(~marked[1:]) + 1
+    for pos in ndi.maximum_position(dist, pieces, unmarked) if unmarked.size else []:
+        peaks[tuple(int(i) for i in pos)] = True
     markers, _ = ndi.label(peaks, structure=np.ones((3,) * m.ndim, bool))
     labels = watershed(-dist, markers=markers, mask=m, connectivity=1).astype(np.int32)
     return remove_small_objects(labels, int(min_size)) if min_size > 1 else labels

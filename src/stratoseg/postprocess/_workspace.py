@@ -70,7 +70,7 @@ def postprocess_workspace(
         raise ValueError(
             f"predictions/{run} is incomplete; finish it first (stratoseg segment ... --resume)"
         )
-    if labels in ws.label_names() and not overwrite:
+    if ws.labels_in_use(labels) and not overwrite:
         raise FileExistsError(
             f"labels {labels!r} already exist in {ws.path} (pass overwrite to replace them)"
         )
@@ -95,7 +95,7 @@ def postprocess_workspace(
         )  # fmt: skip
         settings = {**METHODS[method].defaults, **params}
         return ws.write_labels(
-            labels, da.from_zarr(scratch), overwrite=overwrite, progress=progress,
+            labels, da.from_zarr(scratch), overwrite=True, progress=progress,
             should_stop=should_stop, method=method, run=run, params=settings,
             objects=count if instances else None,
         )  # fmt: skip

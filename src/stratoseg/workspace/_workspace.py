@@ -222,6 +222,11 @@ class Workspace:
             )
         return self.array(f"labels/{name}/0")
 
+    def labels_in_use(self, name: str) -> bool:
+        """Whether label image ``name`` exists with content (a chunk written): replacing it
+        needs ``overwrite``; an empty one (e.g. made at import) may be filled freely."""
+        return name in self.label_names() and self.labels(name).nchunks_initialized > 0
+
     def reviewed(self, name: str) -> zarr.Array:
         """The reviewed mask of label image ``name`` (1 = a person checked these voxels)."""
         self.labels(name)
