@@ -17,6 +17,7 @@ CORE = [
     "stratoseg.synthetic",
     "stratoseg.metrics",
     "stratoseg.enhance",
+    "stratoseg.postprocess",
     "stratoseg.models",  # UNet / build_model import torch lazily, on first use
     "stratoseg.cli",
     "stratoseg.napari",
