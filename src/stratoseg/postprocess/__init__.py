@@ -10,6 +10,13 @@ open membranes (Herreros §3.2.8), hole filling and small-object removal. numpy 
 from stratoseg.postprocess._blockwise import postprocess_blockwise
 from stratoseg.postprocess._boundary import boundary_watershed
 from stratoseg.postprocess._clean import fill_holes, map_classes, remove_small_objects
+from stratoseg.postprocess._edit import (
+    delete_object,
+    fill_object,
+    merge_objects,
+    object_box,
+    split_object,
+)
 from stratoseg.postprocess._instances import (
     assign_to_nearest,
     distance_watershed,
@@ -25,14 +32,19 @@ __all__ = [
     "Method",
     "assign_to_nearest",
     "boundary_watershed",
+    "delete_object",
     "distance_watershed",
     "fill_holes",
+    "fill_object",
     "map_classes",
     "map_instances",
+    "merge_objects",
+    "object_box",
     "postprocess",
     "postprocess_blockwise",
     "postprocess_workspace",
     "remove_small_objects",
+    "split_object",
     "threshold_instances",
     "watershed_instances",
 ]

@@ -16,6 +16,7 @@ __all__ = [
     "check_labels",
     "check_probabilities",
     "fill_holes",
+    "fill_one",
     "map_classes",
     "remove_small_objects",
 ]
@@ -101,10 +102,14 @@ def fill_holes(labels: Any) -> np.ndarray:
     """
     out = check_labels(labels).copy()
     for i, box in _objects(out):
-        region = out[box]
-        filled = ndi.binary_fill_holes(region == i)
-        region[filled & (region == 0)] = i
+        fill_one(out[box], i)
     return out
+
+
+def fill_one(region: np.ndarray, obj: int) -> None:
+    """Fill, in place, the holes of object ``obj`` in ``region`` (background it encloses)."""
+    filled = ndi.binary_fill_holes(region == obj)
+    region[filled & (region == 0)] = obj
 
 
 def remove_small_objects(labels: Any, min_size: int) -> np.ndarray:

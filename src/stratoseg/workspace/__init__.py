@@ -5,6 +5,7 @@ See ``docs/workspace.md`` for the layout.
 
 from stratoseg._errors import WorkspaceLockedError
 from stratoseg.workspace._create import DEFAULT_CHUNKS, create_workspace, default_chunks
+from stratoseg.workspace._edits import Edit, EditLog
 from stratoseg.workspace._journal import Journal
 from stratoseg.workspace._runs import PredictionRun, open_prediction_run
 from stratoseg.workspace._workspace import FORMAT_VERSION, Workspace, check_name, is_workspace
@@ -12,6 +13,8 @@ from stratoseg.workspace._workspace import FORMAT_VERSION, Workspace, check_name
 __all__ = [
     "DEFAULT_CHUNKS",
     "FORMAT_VERSION",
+    "Edit",
+    "EditLog",
     "Journal",
     "PredictionRun",
     "Workspace",

@@ -1,0 +1,124 @@
+"""Correction tools on one object: find its box, split, merge, delete, fill holes.
+
+Each works on the object's bounding box (read from the label array, grown chunk by chunk only
+as far as the object reaches), never the whole volume, and returns the box and its new values
+for :class:`stratoseg.workspace.EditLog` to write as one undoable edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.morphology import h_maxima
+from skimage.segmentation import watershed
+
+from stratoseg.postprocess._clean import fill_one
+
+__all__ = ["delete_object", "fill_object", "merge_objects", "object_box", "split_object"]
+
+Box = tuple[slice, ...]
+
+
+def object_box(labels: Any, obj: int, near: Sequence[int], *, margin: int = 1) -> Box:
+    """The bounding box of object ``obj`` (plus ``margin``), found around the voxel ``near``.
+
+    Starts from one chunk around ``near`` and grows each side by a chunk while the object
+    touches it, so the reads follow the object's size, not the volume's. Raises
+    ``ValueError`` when ``obj`` is not found there.
+    """
+    shape = tuple(int(s) for s in labels.shape)
+    chunks = tuple(int(c) for c in getattr(labels, "chunks", shape))
+    if len(near) != len(shape):
+        raise ValueError(f"near must have {len(shape)} coordinates, got {near}")
+    lo = [max(int(p) - c // 2, 0) for p, c in zip(near, chunks, strict=True)]
+    hi = [min(int(p) + c // 2 + 1, s) for p, c, s in zip(near, chunks, shape, strict=True)]
+    while True:
+        region = np.asarray(labels[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))])
+        mask = region == obj
+        if not mask.any():
+            raise ValueError(f"object {obj} is not at or near {tuple(near)}")
+        grown = False
+        for ax in range(len(shape)):
+            first = np.take(mask, 0, axis=ax).any()
+            last = np.take(mask, -1, axis=ax).any()
+            if first and lo[ax] > 0:
+                lo[ax], grown = max(lo[ax] - chunks[ax], 0), True
+            if last and hi[ax] < shape[ax]:
+                hi[ax], grown = min(hi[ax] + chunks[ax], shape[ax]), True
+        if not grown:
+            break
+    where = np.nonzero(mask)
+    return tuple(slice(max(lo[i] + int(w.min()) - margin, 0),
+                       min(lo[i] + int(w.max()) + 1 + margin, shape[i]))
+                 for i, w in enumerate(where))  # fmt: skip
+
+
+def split_object(
+    region: np.ndarray,
+    obj: int,
+    *,
+    next_id: int,
+    seeds: Sequence[Sequence[int]] | None = None,
+    h: float = 1.0,
+) -> np.ndarray:
+    """Split object ``obj`` of ``region`` by a watershed inside it only.
+
+    Markers are the ``seeds`` (voxel coordinates within the region; each seed one part) or,
+    without seeds, the h-maxima of the distance to the object's outside (one part per dome).
+    The parts keep ``obj`` for the first and take ``next_id``, ``next_id + 1``, ... for the
+    others; other objects are untouched. Returns the new region (a copy).
+    """
+    out = np.array(region, copy=True)
+    mask = out == obj
+    if not mask.any():
+        raise ValueError(f"object {obj} is not in the region")
+    dist = ndi.distance_transform_edt(mask)
+    markers = np.zeros(out.shape, np.int32)
+    if seeds:
+        for k, s in enumerate(seeds, start=1):
+            point = tuple(int(c) for c in s)
+            if len(point) != out.ndim or not all(
+                0 <= c < n for c, n in zip(point, out.shape, strict=True)
+            ):
+                raise ValueError(f"seed {tuple(s)} is outside the region {out.shape}")
+            if not mask[point]:
+                raise ValueError(f"seed {tuple(s)} is not inside object {obj}")
+            markers[point] = k
+    else:
+        peaks = h_maxima(dist, float(h)).astype(bool) & mask
+        markers, _ = ndi.label(peaks, structure=np.ones((3,) * out.ndim, bool))
+    parts = watershed(-dist, markers=markers, mask=mask, connectivity=1)
+    ids = np.unique(parts[mask])
+    ids = ids[ids > 0]
+    if len(ids) < 2:
+        return out
+    new = {int(k): (obj if i == 0 else next_id + i - 1) for i, k in enumerate(ids)}
+    for k, value in new.items():
+        out[parts == k] = value
+    return out
+
+
+def merge_objects(region: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """Give every object of ``ids`` the first id (a copy)."""
+    if len(ids) < 2:
+        raise ValueError(f"merging needs at least two objects, got {list(ids)}")
+    out = np.array(region, copy=True)
+    out[np.isin(out, [int(i) for i in ids[1:]])] = int(ids[0])
+    return out
+
+
+def delete_object(region: np.ndarray, obj: int) -> np.ndarray:
+    """Set object ``obj`` to background (a copy)."""
+    out = np.array(region, copy=True)
+    out[out == obj] = 0
+    return out
+
+
+def fill_object(region: np.ndarray, obj: int) -> np.ndarray:
+    """Fill the holes of object ``obj`` (background it encloses on its own; a copy)."""
+    out = np.array(region, copy=True)
+    fill_one(out, obj)
+    return out
