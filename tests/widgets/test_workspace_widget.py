@@ -95,6 +95,21 @@ def test_create_workspace_and_paint_to_disk(docked: Any, source: Path) -> None:
     assert all(e["labels"] == "segmentation" and e["label"] == 5 for e in edits)
     assert sum(e["voxels"] for e in edits) == int((stored == 5).sum())
     assert edits[0]["box"][0] == [5, 6]
+    assert all(e["tool"] == "brush" and e["seq"] >= 1 for e in edits)
+
+    # the brush is undoable, on disk, and the history survives the workspace being reopened
+    session = widget.session
+    assert session is not None
+    log = session.edit_log("segmentation")
+    while log.can_undo:
+        log.undo()
+    assert not on_disk[...].any()
+    log.redo()
+    seq = log.done[-1]
+    with Workspace.open(source.with_suffix(".zarr")) as again:
+        from stratoseg.workspace import EditLog
+
+        assert EditLog(again, "segmentation").done == [seq]
 
 
 def test_open_locked_workspace_reports_and_does_not_crash(

@@ -11,6 +11,8 @@ from stratoseg.postprocess._blockwise import postprocess_blockwise
 from stratoseg.postprocess._boundary import boundary_watershed
 from stratoseg.postprocess._clean import fill_holes, map_classes, remove_small_objects
 from stratoseg.postprocess._edit import (
+    TOOLS,
+    correct,
     delete_object,
     fill_object,
     merge_objects,
@@ -29,9 +31,11 @@ from stratoseg.postprocess._workspace import DEFAULT_HALO, postprocess_workspace
 __all__ = [
     "DEFAULT_HALO",
     "METHODS",
+    "TOOLS",
     "Method",
     "assign_to_nearest",
     "boundary_watershed",
+    "correct",
     "delete_object",
     "distance_watershed",
     "fill_holes",

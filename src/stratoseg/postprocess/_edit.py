@@ -17,7 +17,15 @@ from skimage.segmentation import watershed
 
 from stratoseg.postprocess._clean import fill_one
 
-__all__ = ["delete_object", "fill_object", "merge_objects", "object_box", "split_object"]
+__all__ = [
+    "TOOLS",
+    "correct",
+    "delete_object",
+    "fill_object",
+    "merge_objects",
+    "object_box",
+    "split_object",
+]
 
 Box = tuple[slice, ...]
 
@@ -122,3 +130,61 @@ def fill_object(region: np.ndarray, obj: int) -> np.ndarray:
     out = np.array(region, copy=True)
     fill_one(out, obj)
     return out
+
+
+TOOLS = ("split", "merge", "delete", "fill")
+
+
+def correct(log: Any, tool: str, points: Sequence[Sequence[float]], *, h: float = 1.0) -> Any:
+    """Run a correction ``tool`` on the objects under ``points`` and record it in ``log``.
+
+    ``log`` is a :class:`stratoseg.workspace.EditLog`; ``points`` are voxel coordinates of the
+    label image. ``split``: the points lie on one object; two or more are the seeds of its
+    parts, one splits it at the peaks of its distance map (marker height ``h``). ``merge``:
+    the objects under the points become the first one. ``delete`` and ``fill``: each object
+    under a point. Returns the :class:`~stratoseg.workspace.Edit` (None if nothing changed).
+    """
+    if tool not in TOOLS:
+        raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+    arr = log.array
+    shape = tuple(arr.shape)
+    voxels = []
+    for p in points:
+        v = tuple(round(float(c)) for c in p)
+        if len(v) != len(shape) or not all(0 <= c < n for c, n in zip(v, shape, strict=True)):
+            raise ValueError(f"point {tuple(p)} is outside the label image {shape}")
+        voxels.append(v)
+    if not voxels:
+        raise ValueError("place at least one point on an object first")
+    ids = [int(arr[v]) for v in voxels]
+    if tool == "split":
+        obj = ids[0]
+        if obj == 0 or any(i != obj for i in ids):
+            raise ValueError(f"the points must all lie on one object to split it, got ids {ids}")
+        box = object_box(arr, obj, voxels[0])
+        region = np.asarray(arr[box])
+        seeds = None
+        if len(voxels) > 1:
+            seeds = [tuple(c - s.start for c, s in zip(v, box, strict=True)) for v in voxels]
+        new = split_object(region, obj, next_id=log.next_label(), seeds=seeds, h=h)
+        return log.apply(box, new, kind="split", before=region, object=obj)
+    objects = list(dict.fromkeys(i for i in ids if i > 0))
+    if not objects:
+        raise ValueError("no object under the points (all background)")
+    if tool == "merge" and len(objects) < 2:
+        raise ValueError(f"merging needs points on two objects or more, got {objects}")
+    changed = objects[1:] if tool == "merge" else objects
+    near = {i: v for v, i in zip(voxels, ids, strict=True)}
+    boxes = [object_box(arr, i, near[i]) for i in changed]
+    box = tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes))
+                for a in range(len(shape)))  # fmt: skip
+    region = np.asarray(arr[box])
+    if tool == "merge":
+        new = merge_objects(region, objects)
+    elif tool == "delete":
+        new = np.where(np.isin(region, objects), 0, region).astype(region.dtype)
+    else:
+        new = region.copy()
+        for i in objects:
+            fill_one(new, i)
+    return log.apply(box, new, kind=tool, before=region, objects=objects)

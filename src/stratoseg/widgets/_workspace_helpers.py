@@ -14,7 +14,7 @@ import numpy as np
 
 from stratoseg.io import Volume
 from stratoseg.napari._layers import LayerData, layer_name, workspace_layer_data
-from stratoseg.workspace import Workspace, default_chunks
+from stratoseg.workspace import EditLog, Workspace, default_chunks
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -26,6 +26,7 @@ __all__ = [
     "default_chunk_edge",
     "default_workspace_path",
     "format_summary",
+    "paint_changes",
     "painted",
     "session_holding",
 ]
@@ -136,6 +137,50 @@ def painted(atoms: Sequence[Any]) -> tuple[int, list[int], list[list[int]]]:
     return voxels, sorted(values), box
 
 
+def paint_changes(
+    atoms: Sequence[Any],
+) -> tuple[tuple[slice, ...], np.ndarray, np.ndarray, np.ndarray] | None:
+    """What a napari paint event changed: its box, the flat indices of the changed voxels in
+    it, their values before and after (for :meth:`EditLog.record_changes`); None if nothing.
+
+    Both kinds of history atoms (see :func:`painted`) are read; a voxel painted twice in one
+    event keeps its first old value and its last new one.
+    """
+    coords, olds, news = [], [], []
+    for atom in atoms:
+        if hasattr(atom, "slice_key"):
+            starts = np.array([int(s.start) for s in atom.slice_key])
+            if atom.mask is None:
+                old = np.asarray(atom.old_values)
+                where = np.indices(old.shape).reshape(old.ndim, -1)
+                old = old.reshape(-1)
+            else:
+                where = np.array(np.nonzero(atom.mask))
+                old = np.asarray(atom.old_values).reshape(-1)
+            coords.append(where + starts[:, None])
+            olds.append(old)
+            news.append(np.full(old.shape, int(atom.new_value), dtype=np.int64))
+        else:
+            indices, old, new = atom
+            where = np.array([np.asarray(i).reshape(-1) for i in indices])
+            if where.size == 0:
+                continue
+            coords.append(where)
+            olds.append(np.asarray(old).reshape(-1))
+            news.append(np.broadcast_to(np.asarray(new), (where.shape[1],)).astype(np.int64))
+    if not coords:
+        return None
+    xyz = np.concatenate(coords, axis=1)
+    lo, hi = xyz.min(axis=1), xyz.max(axis=1) + 1
+    flat = np.ravel_multi_index(tuple(xyz - lo[:, None]), tuple(hi - lo))
+    before, after = np.concatenate(olds), np.concatenate(news)
+    _, first = np.unique(flat, return_index=True)
+    _, last_rev = np.unique(flat[::-1], return_index=True)
+    last = len(flat) - 1 - last_rev
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    return box, flat[first], before[first], after[last]
+
+
 class WorkspaceSession:
     """A workspace open for writing, the layers it added to a viewer, and its edit journal.
 
@@ -154,6 +199,7 @@ class WorkspaceSession:
         self.ws = ws
         self.viewer = viewer
         self.layers: list[Layer] = []
+        self.logs: dict[str, EditLog] = {}
         viewer.layers.events.removed.connect(self._on_removed)
         _SESSIONS.add(self)
         try:
@@ -178,16 +224,23 @@ class WorkspaceSession:
         """The session's labels layers still in the viewer."""
         return [layer for layer in self.layers if _role(layer) == "labels"]
 
+    def edit_log(self, name: str) -> EditLog:
+        """The undo history of label image ``name`` (one per session and label image)."""
+        if name not in self.logs:
+            self.logs[name] = EditLog(self.ws, name)
+        return self.logs[name]
+
     def _on_paint(self, event: Any) -> None:
-        voxels, values, box = painted(event.value)
-        if voxels:
-            self.ws.journal.append(
-                "edit",
-                labels=_meta(event.source).get("name"),
-                voxels=voxels,
-                label=values[0] if len(values) == 1 else values,
-                box=box,
-            )
+        name = _meta(event.source).get("name")
+        changes = paint_changes(event.value)
+        if changes is None or name is None:
+            return
+        _, values, _ = painted(event.value)
+        box, index, before, after = changes
+        self.edit_log(name).record_changes(
+            box, index, before, after, kind="brush",
+            label=values[0] if len(values) == 1 else values,
+        )  # fmt: skip
 
     def _on_removed(self, event: Any) -> None:
         layer = event.value

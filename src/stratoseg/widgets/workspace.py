@@ -159,6 +159,11 @@ class WorkspaceWidget(Container):
         return self._slot.session
 
     @property
+    def session(self) -> WorkspaceSession | None:
+        """The open workspace session (its layers and edit histories), if any."""
+        return self._slot.session
+
+    @property
     def workspace(self) -> Workspace | None:
         """The workspace this widget holds open for writing, if any."""
         return self._session.ws if self._session is not None else None

@@ -59,6 +59,7 @@ class EditLog:
         self.done: list[int] = []
         self.undone: list[int] = []
         self._next = 1
+        self._free: int | None = None
         for entry in ws.journal.entries():
             if entry.get("labels") != labels or "seq" not in entry:
                 continue
@@ -134,6 +135,16 @@ class EditLog:
         self.undone.clear()
         self._next = edit.seq + 1
         return edit
+
+    def next_label(self) -> int:
+        """An id no object of the label image has yet (the maximum is read once, chunk by
+        chunk, then counted up as ids are handed out)."""
+        if self._free is None:
+            import dask.array as da
+
+            self._free = int(da.from_zarr(self.array).max().compute()) + 1
+        self._free += 1
+        return self._free - 1
 
     # -- undo / redo -----------------------------------------------------------------------
     @property

@@ -1,0 +1,154 @@
+"""The *Correct* dock widget: split, merge, delete and fill objects, undo and redo, every edit
+written to the workspace at once."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton
+from napari.layers import Labels, Points
+from napari.utils.notifications import show_error
+
+from stratoseg.postprocess import correct
+from stratoseg.widgets._common import Connections, watch_lifetime
+from stratoseg.widgets._finetune_helpers import labels_of
+from stratoseg.widgets._workspace_helpers import session_holding
+
+if TYPE_CHECKING:
+    import napari.viewer
+
+    from stratoseg.workspace import EditLog
+
+__all__ = ["SHORTCUTS", "CorrectWidget"]
+
+#: Keyboard shortcuts (napari key names) of the tools, shown in the widget.
+SHORTCUTS = {
+    "split": "Shift-S",
+    "merge": "Shift-M",
+    "delete": "Shift-D",
+    "fill": "Shift-F",
+    "undo": "Alt-Z",
+    "redo": "Alt-Y",
+}
+_USER_ERRORS = (ValueError, TypeError, OSError)
+
+
+class CorrectWidget(Container):
+    """Correct a workspace labels layer with the points of a points layer.
+
+    Place points on objects, then: **Split** (points on one object: two or more are the seeds
+    of its parts, one splits it at the peaks of its distance map), **Merge** (the objects under
+    the points become the first), **Delete**, **Fill holes**. Each tool works on the objects'
+    bounding boxes, writes the changed chunks to the workspace at once and is recorded for
+    **Undo** / **Redo** with napari's brush and fill (one history per label image, kept in the
+    workspace). The points are cleared after a tool. The workspace must be open in the
+    Load / Workspace widget, which holds the writer lock.
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        viewer = napari_viewer
+        self._viewer = viewer
+        self.label_layer = ComboBox(label="Labels", choices=self._labels_choices)
+        self.points_layer = ComboBox(label="Points", choices=self._points_choices)
+        self.h = FloatSpinBox(label="Split peak height", min=0.5, max=50, step=0.5, value=2.0)
+        self.buttons = {
+            tool: PushButton(text=f"{tool.capitalize() if tool != 'fill' else 'Fill holes'} "
+                                  f"({key})")
+            for tool, key in SHORTCUTS.items()
+        }  # fmt: skip
+        self.status = Label(value="")
+        fields = [self.label_layer, self.points_layer, self.h]
+        super().__init__(widgets=[*fields, *self.buttons.values(), self.status])
+        for tool, button in self.buttons.items():
+            button.changed.connect(lambda *_, t=tool: self.run(t))
+        self._links = Connections()
+        for emitter in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            self._links.connect(emitter, self._refresh)
+        for tool, key in SHORTCUTS.items():
+            viewer.bind_key(key, lambda _viewer, t=tool: self.run(t), overwrite=True)
+        self._keys = list(SHORTCUTS.values())
+        self._stop, self._closed = threading.Event(), threading.Event()
+        self._watcher = watch_lifetime(
+            self.native, self._disconnect, self._links, self._stop, self._closed
+        )
+        self.status.value = "Place points on objects, then choose a tool."
+
+    # -- choices ---------------------------------------------------------------------------
+    def _labels_choices(self, _: Any = None) -> list[tuple[str, Labels]]:
+        return [(lay.name, lay) for lay in self._viewer.layers
+                if isinstance(lay, Labels) and labels_of(lay) is not None]  # fmt: skip
+
+    def _points_choices(self, _: Any = None) -> list[tuple[str, Points]]:
+        return [(lay.name, lay) for lay in self._viewer.layers if isinstance(lay, Points)]
+
+    def _refresh(self, event: Any = None) -> None:
+        self.label_layer.reset_choices()
+        self.points_layer.reset_choices()
+
+    def _disconnect(self) -> None:
+        self._links.disconnect_all()
+        for key in self._keys:
+            self._viewer.keymap.pop(key, None)
+        self._keys = []
+
+    # -- tools -----------------------------------------------------------------------------
+    def edit_log(self) -> EditLog | None:
+        """The edit history of the chosen labels (through the Load / Workspace session)."""
+        layer = self.label_layer.value
+        found = labels_of(layer) if layer is not None else None
+        if found is None:
+            self._report("Choose a labels layer of a workspace (Load / Workspace).", error=True)
+            return None
+        path, name = found
+        session = session_holding(path)
+        if session is None:
+            self._report(f"Open {path.name} with Load / Workspace first: it holds the writer "
+                         "lock that edits need.", error=True)  # fmt: skip
+            return None
+        return session.edit_log(name)
+
+    def run(self, tool: str) -> Any:
+        """Run ``tool`` (a key of :data:`SHORTCUTS`); returns the edit, or None."""
+        log = self.edit_log()
+        if log is None:
+            return None
+        layer = self.label_layer.value
+        try:
+            if tool in ("undo", "redo"):
+                edit = log.undo() if tool == "undo" else log.redo()
+                if edit is None:
+                    self._report(f"Nothing to {tool}.")
+                    return None
+            else:
+                points = self.points_layer.value
+                coords = self._voxels(points, layer) if points is not None else []
+                edit = correct(log, tool, coords, h=float(self.h.value))
+                if points is not None:
+                    points.data = np.empty((0, points.ndim))
+        except _USER_ERRORS as exc:
+            self._report(str(exc), error=True)
+            return None
+        layer.refresh()
+        if edit is None:
+            self._report(f"{tool}: nothing changed.")
+            return None
+        ids = sorted({int(v) for v in np.unique(edit.after)})
+        self._report(f"{tool}: {edit.index.size} voxels changed (edit {edit.seq}; now "
+                     f"{', '.join(map(str, ids[:6]))}); saved.")  # fmt: skip
+        return edit
+
+    @staticmethod
+    def _voxels(points: Points, labels: Labels) -> list[tuple[float, ...]]:
+        """The points in the labels layer's voxel coordinates."""
+        out = []
+        for p in np.asarray(points.data):
+            world = points.data_to_world(p)
+            out.append(tuple(float(c) for c in labels.world_to_data(world)))
+        return out
+
+    def _report(self, message: str, *, error: bool = False) -> None:
+        self.status.value = message
+        if error:
+            show_error(message)

@@ -1,0 +1,97 @@
+"""The Correct widget in a real napari viewer (under Xvfb): split with seeds, merge, delete,
+undo, redo, and the edits and their history on disk after the workspace is reopened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from stratoseg.io import Volume
+from stratoseg.widgets.correct import SHORTCUTS, CorrectWidget
+from stratoseg.widgets.workspace import WorkspaceWidget
+from stratoseg.workspace import EditLog, Workspace, create_workspace
+
+pytestmark = pytest.mark.gui
+
+
+def _cells() -> np.ndarray:
+    """Slices of two touching disks labelled as one object (1), and a neighbour (2)."""
+    yy, xx = np.indices((64, 64))
+    two = ((yy - 32) ** 2 + (xx - 20) ** 2 < 100) | ((yy - 32) ** 2 + (xx - 37) ** 2 < 100)
+    one = (yy - 10) ** 2 + (xx - 50) ** 2 < 36
+    plane = np.where(two, 1, np.where(one, 2, 0)).astype(np.uint32)
+    return np.stack([plane] * 4)
+
+
+@pytest.fixture
+def docked(make_napari_viewer: Callable[..., Any], tmp_path: Path) -> tuple[Any, Any, Any]:
+    image = da.from_array(np.zeros((4, 64, 64), np.uint8))
+    vol = Volume(image, "zyx", (1.0, 1.0, 1.0), None, Path("cells"), "synthetic")
+    with create_workspace(tmp_path / "ws.zarr", vol, labels=None, chunks=32,
+                          label_images={"cells": _cells()}):  # fmt: skip
+        pass
+    viewer = make_napari_viewer()
+    loader = WorkspaceWidget(viewer)
+    viewer.window.add_dock_widget(loader, name="Load / Workspace")
+    loader.workspace_path.value = tmp_path / "ws.zarr"
+    assert loader.open_workspace() is not None
+    widget = CorrectWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Correct")
+    points = viewer.add_points(np.empty((0, 3)), ndim=3, name="seeds")
+    widget.label_layer.value = viewer.layers["cells"]
+    widget.points_layer.value = points
+    return viewer, loader, widget
+
+
+def test_split_merge_delete_undo_redo_and_reopen(docked: Any, tmp_path: Path) -> None:
+    viewer, loader, widget = docked
+    path = tmp_path / "ws.zarr"
+    on_disk = Workspace.open(path).labels("cells")  # read-only view of the same arrays
+    seeds = viewer.layers["seeds"]
+    seeds.data = np.array([[1, 32, 18], [1, 32, 40]])
+    split = widget.run("split")
+    assert split is not None
+    after = np.asarray(on_disk[...])
+    assert after[1, 32, 18] == 1
+    new_id = int(after[1, 32, 40])
+    assert new_id not in (0, 1, 2)  # a fresh id
+    assert len(seeds.data) == 0  # points cleared
+    assert after[0, 32, 40] == new_id  # the object is 3-D: split through every slice
+    assert (after == 2).sum() == (_cells() == 2).sum()  # the neighbour is untouched
+    seeds.data = np.array([[1, 32, 40], [1, 10, 50]])
+    assert widget.run("merge") is not None
+    assert np.asarray(on_disk[1, 10, 50]) == new_id
+    seeds.data = np.array([[1, 32, 18]])
+    assert widget.run("delete") is not None
+    assert np.asarray(on_disk[1, 32, 18]) == 0
+    for _ in range(3):
+        assert widget.run("undo") is not None
+    assert (np.asarray(on_disk[...]) == _cells()).all()
+    assert widget.run("undo") is None  # nothing left
+    assert widget.run("redo") is not None  # the split again
+    assert np.asarray(on_disk[1, 32, 40]) == new_id
+    assert str(SHORTCUTS["split"]) in widget.buttons["split"].text
+    # close the workspace (the Load / Workspace widget) and reopen: edits and history are there
+    loader.close()
+    with Workspace.open(path) as ws:
+        log = EditLog(ws, "cells")
+        assert len(log.done) == 1
+        assert len(log.undone) == 2
+        assert np.asarray(ws.labels("cells")[1, 32, 40]) == new_id
+
+
+def test_errors_are_reported_not_raised(docked: Any) -> None:
+    viewer, _, widget = docked
+    assert widget.run("split") is None  # no points
+    assert "at least one point" in widget.status.value
+    viewer.layers["seeds"].data = np.array([[1, 32, 18], [1, 10, 50]])
+    assert widget.run("split") is None
+    assert "one object" in widget.status.value
+    viewer.layers["seeds"].data = np.array([[1, 0, 0]])
+    assert widget.run("delete") is None
+    assert "background" in widget.status.value
