@@ -76,6 +76,10 @@ def test_split_merge_delete_undo_redo_and_reopen(docked: Any, tmp_path: Path) ->
     assert widget.run("redo") is not None  # the split again
     assert np.asarray(on_disk[1, 32, 40]) == new_id
     assert str(SHORTCUTS["split"]) in widget.buttons["split"].text
+    seeds.data = np.array([[2, 10, 50]])
+    assert widget.run("review") == (_cells() == 2).sum()  # the neighbour's voxels, all slices
+    reviewed = np.asarray(Workspace.open(path).reviewed("cells")[...])
+    assert (reviewed.astype(bool) == (_cells() == 2)).all()
     # close the workspace (the Load / Workspace widget) and reopen: edits and history are there
     loader.close()
     with Workspace.open(path) as ws:

@@ -17,6 +17,7 @@ from stratoseg.postprocess._edit import (
     fill_object,
     merge_objects,
     object_box,
+    review_objects,
     split_object,
 )
 from stratoseg.postprocess._instances import (
@@ -48,6 +49,7 @@ __all__ = [
     "postprocess_blockwise",
     "postprocess_workspace",
     "remove_small_objects",
+    "review_objects",
     "split_object",
     "threshold_instances",
     "watershed_instances",

@@ -24,6 +24,7 @@ __all__ = [
     "fill_object",
     "merge_objects",
     "object_box",
+    "review_objects",
     "split_object",
 ]
 
@@ -148,12 +149,7 @@ def correct(log: Any, tool: str, points: Sequence[Sequence[float]], *, h: float 
         raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
     arr = log.array
     shape = tuple(arr.shape)
-    voxels = []
-    for p in points:
-        v = tuple(round(float(c)) for c in p)
-        if len(v) != len(shape) or not all(0 <= c < n for c, n in zip(v, shape, strict=True)):
-            raise ValueError(f"point {tuple(p)} is outside the label image {shape}")
-        voxels.append(v)
+    voxels = _voxels(points, shape)
     if not voxels:
         raise ValueError("place at least one point on an object first")
     ids = [int(arr[v]) for v in voxels]
@@ -188,3 +184,34 @@ def correct(log: Any, tool: str, points: Sequence[Sequence[float]], *, h: float 
         for i in objects:
             fill_one(new, i)
     return log.apply(box, new, kind=tool, before=region, objects=objects)
+
+
+def review_objects(ws: Any, labels: str, points: Sequence[Sequence[float]]) -> int:
+    """Mark the objects under ``points`` reviewed (their voxels only, in the reviewed mask of
+    label image ``labels`` of workspace ``ws``); journal it; return the voxels marked."""
+    arr = ws.labels(labels)
+    mask = ws.reviewed(labels)
+    marked = 0
+    for v in _voxels(points, tuple(arr.shape)):
+        obj = int(arr[v])
+        if obj == 0:
+            raise ValueError(f"no object under the point {v} (background)")
+        box = object_box(arr, obj, v, margin=0)
+        inside = np.asarray(arr[box]) == obj
+        mask[box] = np.maximum(np.asarray(mask[box]), inside.astype(np.uint8))
+        count = int(inside.sum())
+        marked += count
+        box_json = [[s.start, s.stop] for s in box]
+        ws.journal.append("reviewed", labels=labels, object=obj, box=box_json, voxels=count)
+    return marked
+
+
+def _voxels(points: Sequence[Sequence[float]], shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Points rounded to voxels, each checked to lie in ``shape``."""
+    out = []
+    for p in points:
+        v = tuple(round(float(c)) for c in p)
+        if len(v) != len(shape) or not all(0 <= c < n for c, n in zip(v, shape, strict=True)):
+            raise ValueError(f"point {tuple(p)} is outside the label image {shape}")
+        out.append(v)
+    return out

@@ -11,7 +11,7 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButto
 from napari.layers import Labels, Points
 from napari.utils.notifications import show_error
 
-from stratoseg.postprocess import correct
+from stratoseg.postprocess import correct, review_objects
 from stratoseg.widgets._common import Connections, watch_lifetime
 from stratoseg.widgets._finetune_helpers import labels_of
 from stratoseg.widgets._workspace_helpers import session_holding
@@ -29,9 +29,11 @@ SHORTCUTS = {
     "merge": "Shift-M",
     "delete": "Shift-D",
     "fill": "Shift-F",
+    "review": "Shift-R",
     "undo": "Alt-Z",
     "redo": "Alt-Y",
 }
+_TITLES = {"fill": "Fill holes", "review": "Mark reviewed"}
 _USER_ERRORS = (ValueError, TypeError, OSError)
 
 
@@ -40,7 +42,8 @@ class CorrectWidget(Container):
 
     Place points on objects, then: **Split** (points on one object: two or more are the seeds
     of its parts, one splits it at the peaks of its distance map), **Merge** (the objects under
-    the points become the first), **Delete**, **Fill holes**. Each tool works on the objects'
+    the points become the first), **Delete**, **Fill holes**, **Mark reviewed** (the objects'
+    voxels in the reviewed mask, for fine-tuning). Each tool works on the objects'
     bounding boxes, writes the changed chunks to the workspace at once and is recorded for
     **Undo** / **Redo** with napari's brush and fill (one history per label image, kept in the
     workspace). The points are cleared after a tool. The workspace must be open in the
@@ -54,8 +57,7 @@ class CorrectWidget(Container):
         self.points_layer = ComboBox(label="Points", choices=self._points_choices)
         self.h = FloatSpinBox(label="Split peak height", min=0.5, max=50, step=0.5, value=2.0)
         self.buttons = {
-            tool: PushButton(text=f"{tool.capitalize() if tool != 'fill' else 'Fill holes'} "
-                                  f"({key})")
+            tool: PushButton(text=f"{_TITLES.get(tool, tool.capitalize())} ({key})")
             for tool, key in SHORTCUTS.items()
         }  # fmt: skip
         self.status = Label(value="")
@@ -116,6 +118,8 @@ class CorrectWidget(Container):
             return None
         layer = self.label_layer.value
         try:
+            if tool == "review":
+                return self._review(log, layer)
             if tool in ("undo", "redo"):
                 edit = log.undo() if tool == "undo" else log.redo()
                 if edit is None:
@@ -138,6 +142,17 @@ class CorrectWidget(Container):
         self._report(f"{tool}: {edit.index.size} voxels changed (edit {edit.seq}; now "
                      f"{', '.join(map(str, ids[:6]))}); saved.")  # fmt: skip
         return edit
+
+    def _review(self, log: EditLog, layer: Labels) -> int | None:
+        points = self.points_layer.value
+        coords = self._voxels(points, layer) if points is not None else []
+        if not coords:
+            raise ValueError("place a point on each object you checked first")
+        marked = review_objects(log.ws, log.name, coords)
+        if points is not None:
+            points.data = np.empty((0, points.ndim))
+        self._report(f"Marked {len(coords)} object(s) reviewed ({marked} voxels); saved.")
+        return marked
 
     @staticmethod
     def _voxels(points: Points, labels: Labels) -> list[tuple[float, ...]]:
