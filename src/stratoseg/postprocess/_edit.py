@@ -77,6 +77,9 @@ def split_object(
 
     Markers are the ``seeds`` (voxel coordinates within the region; each seed one part) or,
     without seeds, the h-maxima of the distance to the object's outside (one part per dome).
+    The watershed floods the negated distance; with seeds, the distance is first capped at
+    the shallowest seed's, so that the deep part of the object is shared out by geodesic
+    nearness to the seeds and the cut still falls at the neck.
     The parts keep ``obj`` for the first and take ``next_id``, ``next_id + 1``, ... for the
     others; other objects are untouched. Returns the new region (a copy).
     """
@@ -99,7 +102,12 @@ def split_object(
     else:
         peaks = h_maxima(dist, float(h)).astype(bool) & mask
         markers, _ = ndi.label(peaks, structure=np.ones((3,) * out.ndim, bool))
-    parts = watershed(-dist, markers=markers, mask=mask, connectivity=1)
+    topography = -dist
+    if seeds:
+        # voxels deeper than the shallowest seed are one plateau, flooded from the nearest
+        # seed (geodesically): a seed off its object's dome still gets that dome
+        topography = -np.minimum(dist, min(dist[tuple(int(c) for c in s)] for s in seeds))
+    parts = watershed(topography, markers=markers, mask=mask, connectivity=1)
     ids = np.unique(parts[mask])
     ids = ids[ids > 0]
     if len(ids) < 2:
