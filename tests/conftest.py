@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,3 +41,20 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from _tiny_model import train_tiny_model
 
     return train_tiny_model(tmp_path_factory.mktemp("models") / "tiny-composite.zip")
+
+
+@pytest.fixture
+def open_in_loader() -> Any:
+    """``open_in_loader(viewer, path)``: dock the Load / Workspace widget in ``viewer`` and
+    open the workspace at ``path`` with it (for writing); returns the widget."""
+
+    def open_(viewer: Any, path: Path) -> Any:
+        from stratoseg.widgets.workspace import WorkspaceWidget
+
+        loader = WorkspaceWidget(viewer)
+        viewer.window.add_dock_widget(loader, name="Load / Workspace")
+        loader.workspace_path.value = path
+        assert loader.open_workspace() is not None
+        return loader
+
+    return open_

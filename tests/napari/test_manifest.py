@@ -40,6 +40,7 @@ def test_installed_plugin_is_discovered() -> None:
         "Enhance",
         "Segment",
         "Fine-tune",
+        "Correct",
     ]
     readers = {r.command for r in pm.iter_compatible_readers(["/data/scan.tif"])}
     assert "stratoseg.get_reader" in readers

@@ -13,7 +13,6 @@ import pytest
 
 from stratoseg.io import Volume
 from stratoseg.widgets.correct import SHORTCUTS, CorrectWidget
-from stratoseg.widgets.workspace import WorkspaceWidget
 from stratoseg.workspace import EditLog, Workspace, create_workspace
 
 pytestmark = pytest.mark.gui
@@ -29,17 +28,16 @@ def _cells() -> np.ndarray:
 
 
 @pytest.fixture
-def docked(make_napari_viewer: Callable[..., Any], tmp_path: Path) -> tuple[Any, Any, Any]:
+def docked(
+    make_napari_viewer: Callable[..., Any], tmp_path: Path, open_in_loader: Any
+) -> tuple[Any, Any, Any]:
     image = da.from_array(np.zeros((4, 64, 64), np.uint8))
     vol = Volume(image, "zyx", (1.0, 1.0, 1.0), None, Path("cells"), "synthetic")
     with create_workspace(tmp_path / "ws.zarr", vol, labels=None, chunks=32,
                           label_images={"cells": _cells()}):  # fmt: skip
         pass
     viewer = make_napari_viewer()
-    loader = WorkspaceWidget(viewer)
-    viewer.window.add_dock_widget(loader, name="Load / Workspace")
-    loader.workspace_path.value = tmp_path / "ws.zarr"
-    assert loader.open_workspace() is not None
+    loader = open_in_loader(viewer, tmp_path / "ws.zarr")
     widget = CorrectWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Correct")
     points = viewer.add_points(np.empty((0, 3)), ndim=3, name="seeds")

@@ -15,7 +15,6 @@ from stratoseg.io import Volume
 from stratoseg.models import read_card
 from stratoseg.synthetic import make_composite
 from stratoseg.widgets.finetune import NEW, FineTuneWidget
-from stratoseg.widgets.workspace import WorkspaceWidget
 from stratoseg.workspace import Workspace, create_workspace
 
 pytestmark = pytest.mark.gui
@@ -23,8 +22,8 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def docked(
-    make_napari_viewer: Callable[..., Any], tmp_path: Path, user_dir: Path
-) -> tuple[Any, WorkspaceWidget, FineTuneWidget]:
+    make_napari_viewer: Callable[..., Any], tmp_path: Path, user_dir: Path, open_in_loader: Any
+) -> tuple[Any, Any, FineTuneWidget]:
     """A composite workspace with corrected labels ('truth'), open in the Load / Workspace
     widget, and the Fine-tune widget docked beside it (small, fast settings)."""
     sample = make_composite((8, 64, 64), seed=6)
@@ -33,10 +32,7 @@ def docked(
                           label_images={"truth": sample.labels}):  # fmt: skip
         pass
     viewer = make_napari_viewer()
-    loader = WorkspaceWidget(viewer)
-    viewer.window.add_dock_widget(loader, name="Load / Workspace")
-    loader.workspace_path.value = tmp_path / "ws.zarr"
-    assert loader.open_workspace() is not None
+    loader = open_in_loader(viewer, tmp_path / "ws.zarr")
     widget = FineTuneWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Fine-tune")
     widget.label_layer.value = viewer.layers["truth"]
