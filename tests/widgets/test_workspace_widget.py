@@ -112,22 +112,34 @@ def test_create_workspace_and_paint_to_disk(docked: Any, source: Path) -> None:
         assert EditLog(again, "segmentation").done == [seq]
 
 
-def test_open_locked_workspace_reports_and_does_not_crash(
-    docked: Any, source: Path, errors: list[str]
+def test_a_workspace_another_writer_holds_opens_read_only_with_a_notice(
+    docked: Any, source: Path, errors: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     viewer, widget = docked
+    warnings: list[str] = []
+    monkeypatch.setattr("stratoseg.widgets.workspace.show_warning", warnings.append)
     holder = create_workspace(source.with_suffix(".zarr"), source)  # another writer
     try:
+        holder.labels("segmentation")[0, 0, 0:4] = 3  # the other writer's work
         widget.workspace_path.value = holder.path
-        assert widget.open_workspace() is None
+        ws = widget.open_workspace()
+        assert ws is not None
+        assert not ws.writable
+        assert widget.status.value.startswith("Read-only")
         assert "open for writing by another process" in widget.status.value
-        assert errors == [widget.status.value]
-        assert len(viewer.layers) == 0
-        assert widget.workspace is None
+        assert warnings == [widget.status.value]
+        assert errors == []
+        labels = viewer.layers["segmentation"]
+        assert not labels.editable  # shown, not editable: nothing can be lost or overwritten
+        data = labels.data[0] if labels.multiscale else labels.data
+        assert (np.asarray(data[0, 0, 0:4]) == 3).all()
+        assert not widget.new_labels_button.enabled
+        from stratoseg.widgets._workspace_helpers import session_holding
+
+        assert session_holding(holder.path) is None  # no widget writes through it
     finally:
         holder.close()
-    assert widget.open_workspace() is not None
-    assert [layer.name for layer in viewer.layers] == ["vol", "segmentation"]
+    widget.close()
 
 
 def test_closing_the_widget_releases_the_lock(docked: Any, source: Path) -> None:

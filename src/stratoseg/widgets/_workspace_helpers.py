@@ -203,7 +203,7 @@ class WorkspaceSession:
         viewer.layers.events.removed.connect(self._on_removed)
         _SESSIONS.add(self)
         try:
-            self.add(workspace_layer_data(ws, editable=True))
+            self.add(workspace_layer_data(ws, editable=ws.writable))
         except Exception:
             self.close(remove_labels=True)
             raise

@@ -18,7 +18,7 @@ from magicgui.widgets import (
 )
 from napari.qt.threading import thread_worker
 from napari.utils import progress
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog
 
 from stratoseg._progress import Cancelled
@@ -168,9 +168,9 @@ class WorkspaceWidget(Container):
         """The workspace this widget holds open for writing, if any."""
         return self._session.ws if self._session is not None else None
 
-    def _report(self, message: str, *, error: bool = False) -> None:
+    def _report(self, message: str, *, error: bool = False, warning: bool = False) -> None:
         self.status.value = message
-        (show_error if error else show_info)(message)
+        (show_error if error else show_warning if warning else show_info)(message)
 
     # -- source ----------------------------------------------------------------------------
     def _source_path(self) -> Path | None:
@@ -320,8 +320,8 @@ class WorkspaceWidget(Container):
     def open_workspace(self) -> Workspace | None:
         """Open the workspace at :attr:`workspace_path` for writing and add its layers.
 
-        A workspace held by another writer is reported in :attr:`status` and as a napari error
-        notification; nothing else changes.
+        A workspace held by another writer is opened read-only instead (its labels layers not
+        editable, no writer lock taken), with a notice in :attr:`status` and a napari warning.
         """
         path = _path_of(self.workspace_path)
         if path is None:
@@ -329,6 +329,20 @@ class WorkspaceWidget(Container):
             return None
         try:
             ws = Workspace.open(path, mode="r+")
+        except WorkspaceLockedError as exc:
+            # another window or process is writing: show it read-only, never a second writer
+            try:
+                ws = Workspace.open(path, mode="r")
+            except _USER_ERRORS as again:
+                self._report(str(again), error=True)
+                return None
+            self._attach(ws, f"Opened {ws.path} read-only")
+            self._report(
+                f"Read-only: {exc}. Its labels are shown but cannot be edited here; close the "
+                "other window (or process) and open the workspace again to edit.",
+                warning=True,
+            )
+            return ws
         except _USER_ERRORS as exc:
             self._report(str(exc), error=True)
             return None
@@ -346,8 +360,11 @@ class WorkspaceWidget(Container):
         if labels:
             self._viewer.layers.selection.active = labels[0]
         self.info.value = "StratoSeg workspace\n" + format_summary(ws.summary())
-        self.new_labels_button.enabled = True
-        self.status.value = f"{message} (open for writing: painting is saved to disk)."
+        self.new_labels_button.enabled = ws.writable
+        if ws.writable:
+            self.status.value = f"{message} (open for writing: painting is saved to disk)."
+        else:
+            self.status.value = f"{message}."
 
     def new_labels(self) -> Any:
         """Create an empty label image named :attr:`labels_name` and add it (*New labels*)."""
