@@ -87,6 +87,23 @@ def test_split_merge_delete_undo_redo_and_reopen(docked: Any, tmp_path: Path) ->
         assert np.asarray(ws.labels("cells")[1, 32, 40]) == new_id
 
 
+def test_next_object_visits_the_unreviewed_ones_largest_first(docked: Any) -> None:
+    viewer, _, widget = docked
+    widget.order.value = "unreviewed"
+    assert widget.run("next") == 1  # the two-disk object is the largest
+    assert viewer.layers["cells"].selected_label == 1
+    assert viewer.dims.current_step[0] == 2  # its centre: slices 0-3, mean 1.5 rounds to 2
+    assert "1 of 2" in widget.status.value
+    assert widget.run("next") == 2
+    viewer.layers["seeds"].data = np.array([[1, 10, 50]])
+    widget.run("review")  # object 2 reviewed: the order is read again, without it
+    assert widget.run("next") == 1
+    assert widget.run("next") == 1  # the only one left
+    widget.order.value = "size"
+    widget._table = None
+    assert widget.run("next") == 2  # the smallest
+
+
 def test_errors_are_reported_not_raised(docked: Any) -> None:
     viewer, _, widget = docked
     assert widget.run("split") is None  # no points

@@ -27,13 +27,16 @@ from stratoseg.postprocess._instances import (
     watershed_instances,
 )
 from stratoseg.postprocess._methods import METHODS, Method, map_instances, postprocess
+from stratoseg.postprocess._objects import ORDERS, ObjectTable, object_table
 from stratoseg.postprocess._workspace import DEFAULT_HALO, postprocess_workspace
 
 __all__ = [
     "DEFAULT_HALO",
     "METHODS",
+    "ORDERS",
     "TOOLS",
     "Method",
+    "ObjectTable",
     "assign_to_nearest",
     "boundary_watershed",
     "correct",
@@ -45,6 +48,7 @@ __all__ = [
     "map_instances",
     "merge_objects",
     "object_box",
+    "object_table",
     "postprocess",
     "postprocess_blockwise",
     "postprocess_workspace",

@@ -11,7 +11,7 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButto
 from napari.layers import Labels, Points
 from napari.utils.notifications import show_error
 
-from stratoseg.postprocess import correct, review_objects
+from stratoseg.postprocess import ORDERS, ObjectTable, correct, object_table, review_objects
 from stratoseg.widgets._common import Connections, watch_lifetime
 from stratoseg.widgets._finetune_helpers import labels_of
 from stratoseg.widgets._workspace_helpers import session_holding
@@ -30,10 +30,11 @@ SHORTCUTS = {
     "delete": "Shift-D",
     "fill": "Shift-F",
     "review": "Shift-R",
+    "next": "Shift-N",
     "undo": "Alt-Z",
     "redo": "Alt-Y",
 }
-_TITLES = {"fill": "Fill holes", "review": "Mark reviewed"}
+_TITLES = {"fill": "Fill holes", "review": "Mark reviewed", "next": "Next object"}
 _USER_ERRORS = (ValueError, TypeError, OSError)
 
 
@@ -56,12 +57,14 @@ class CorrectWidget(Container):
         self.label_layer = ComboBox(label="Labels", choices=self._labels_choices)
         self.points_layer = ComboBox(label="Points", choices=self._points_choices)
         self.h = FloatSpinBox(label="Split peak height", min=0.5, max=50, step=0.5, value=2.0)
+        self.order = ComboBox(label="Next by", choices=list(ORDERS), value="unreviewed")
+        self.probs = ComboBox(label="Uncertainty from", choices=self._runs_choices)
         self.buttons = {
             tool: PushButton(text=f"{_TITLES.get(tool, tool.capitalize())} ({key})")
             for tool, key in SHORTCUTS.items()
         }  # fmt: skip
         self.status = Label(value="")
-        fields = [self.label_layer, self.points_layer, self.h]
+        fields = [self.label_layer, self.points_layer, self.h, self.order, self.probs]
         super().__init__(widgets=[*fields, *self.buttons.values(), self.status])
         for tool, button in self.buttons.items():
             button.changed.connect(lambda *_, t=tool: self.run(t))
@@ -75,6 +78,9 @@ class CorrectWidget(Container):
         self._watcher = watch_lifetime(
             self.native, self._disconnect, self._links, self._stop, self._closed
         )
+        self._table: ObjectTable | None = None
+        self._table_key: tuple[Any, ...] | None = None
+        self._visited = -1
         self.status.value = "Place points on objects, then choose a tool."
 
     # -- choices ---------------------------------------------------------------------------
@@ -85,9 +91,17 @@ class CorrectWidget(Container):
     def _points_choices(self, _: Any = None) -> list[tuple[str, Points]]:
         return [(lay.name, lay) for lay in self._viewer.layers if isinstance(lay, Points)]
 
+    def _runs_choices(self, _: Any = None) -> list[tuple[str, str | None]]:
+        layer = self.label_layer.value if hasattr(self, "label_layer") else None
+        found = labels_of(layer) if layer is not None else None
+        session = session_holding(found[0]) if found is not None else None
+        runs = session.ws.predictions() if session is not None else []
+        return [("(none)", None), *[(f"predictions/{r}", r) for r in runs]]
+
     def _refresh(self, event: Any = None) -> None:
         self.label_layer.reset_choices()
         self.points_layer.reset_choices()
+        self.probs.reset_choices()
 
     def _disconnect(self) -> None:
         self._links.disconnect_all()
@@ -120,6 +134,8 @@ class CorrectWidget(Container):
         try:
             if tool == "review":
                 return self._review(log, layer)
+            if tool == "next":
+                return self._next(log, layer)
             if tool in ("undo", "redo"):
                 edit = log.undo() if tool == "undo" else log.redo()
                 if edit is None:
@@ -143,12 +159,46 @@ class CorrectWidget(Container):
                      f"{', '.join(map(str, ids[:6]))}); saved.")  # fmt: skip
         return edit
 
+    def _next(self, log: EditLog, layer: Labels) -> int | None:
+        """Show the next object in the chosen order: move the view to it, select its id."""
+        key = (log.name, len(log.done), tuple(log.done[-1:]), self.probs.value)
+        if self._table is None or self._table_key != key:
+            run = self.probs.value
+            probs = log.ws.array(f"predictions/{run}") if run else None
+            self._table = object_table(log.array, probs=probs, reviewed=log.ws.reviewed(log.name))
+            self._table_key, self._visited = key, -1
+        table = self._table
+        rows = table.order(self.order.value)
+        if not len(rows):
+            self._report(f"No object to visit by {self.order.value}.")
+            return None
+        self._visited = (self._visited + 1) % len(rows)
+        row = int(rows[self._visited])
+        obj = int(table.ids[row])
+        world = layer.data_to_world(table.centres[row])
+        first = self._viewer.dims.ndim - len(world)
+        for axis, value in enumerate(world):
+            self._viewer.dims.set_point(first + axis, float(value))
+        scene = getattr(self._viewer, "scene", None)  # napari >= 0.9; viewer.camera before
+        camera = scene.camera if scene is not None else self._viewer.camera
+        camera.center = tuple(float(w) for w in world[-3:])
+        layer.selected_label = obj
+        unc = table.uncertainty[row]
+        self._report(
+            f"Object {obj} ({self._visited + 1} of {len(rows)} by {self.order.value}): "
+            f"{int(table.sizes[row])} voxels"
+            + ("" if np.isnan(unc) else f", uncertainty {unc:.2f}")
+            + f", {100 * table.reviewed[row]:.0f} % reviewed."
+        )
+        return obj
+
     def _review(self, log: EditLog, layer: Labels) -> int | None:
         points = self.points_layer.value
         coords = self._voxels(points, layer) if points is not None else []
         if not coords:
             raise ValueError("place a point on each object you checked first")
         marked = review_objects(log.ws, log.name, coords)
+        self._table = None  # the reviewed shares changed: read the order again
         if points is not None:
             points.data = np.empty((0, points.ndim))
         self._report(f"Marked {len(coords)} object(s) reviewed ({marked} voxels); saved.")
