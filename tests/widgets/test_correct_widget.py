@@ -99,6 +99,10 @@ def test_next_object_visits_the_unreviewed_ones_largest_first(docked: Any) -> No
     widget.run("review")  # object 2 reviewed: the order is read again, without it
     assert widget.run("next") == 1
     assert widget.run("next") == 1  # the only one left
+    viewer.dims.set_point(0, 3)
+    assert widget.run("slice") == 64 * 64
+    on_disk = np.asarray(widget.edit_log().ws.reviewed("cells")[3])
+    assert on_disk.all()
     widget.order.value = "size"
     widget._table = None
     assert widget.run("next") == 2  # the smallest

@@ -13,7 +13,7 @@ from napari.utils.notifications import show_error
 
 from stratoseg.postprocess import ORDERS, ObjectTable, correct, object_table, review_objects
 from stratoseg.widgets._common import Connections, watch_lifetime
-from stratoseg.widgets._finetune_helpers import labels_of
+from stratoseg.widgets._finetune_helpers import labels_of, mark_reviewed, slice_region
 from stratoseg.widgets._workspace_helpers import session_holding
 
 if TYPE_CHECKING:
@@ -30,11 +30,17 @@ SHORTCUTS = {
     "delete": "Shift-D",
     "fill": "Shift-F",
     "review": "Shift-R",
+    "slice": "Shift-L",
     "next": "Shift-N",
     "undo": "Alt-Z",
     "redo": "Alt-Y",
 }
-_TITLES = {"fill": "Fill holes", "review": "Mark reviewed", "next": "Next object"}
+_TITLES = {
+    "fill": "Fill holes",
+    "review": "Mark objects reviewed",
+    "slice": "Mark slice reviewed",
+    "next": "Next object",
+}
 _USER_ERRORS = (ValueError, TypeError, OSError)
 
 
@@ -43,12 +49,13 @@ class CorrectWidget(Container):
 
     Place points on objects, then: **Split** (points on one object: two or more are the seeds
     of its parts, one splits it at the peaks of its distance map), **Merge** (the objects under
-    the points become the first), **Delete**, **Fill holes**, **Mark reviewed** (the objects'
-    voxels in the reviewed mask, for fine-tuning). Each tool works on the objects'
-    bounding boxes, writes the changed chunks to the workspace at once and is recorded for
-    **Undo** / **Redo** with napari's brush and fill (one history per label image, kept in the
-    workspace). The points are cleared after a tool. The workspace must be open in the
-    Load / Workspace widget, which holds the writer lock.
+    the points become the first), **Delete**, **Fill holes**, **Mark objects reviewed** (the
+    objects' voxels in the reviewed mask, for fine-tuning), **Mark slice reviewed** (the
+    current z slice), **Next object** (by unreviewed, uncertainty or size). Each tool works on
+    the objects' bounding boxes, writes the changed chunks to the workspace at once and is
+    recorded for **Undo** / **Redo** with napari's brush and fill (one history per label image,
+    kept in the workspace). The points are cleared after a tool. The workspace must be open in
+    the Load / Workspace widget, which holds the writer lock.
     """
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
@@ -136,6 +143,12 @@ class CorrectWidget(Container):
                 return self._review(log, layer)
             if tool == "next":
                 return self._next(log, layer)
+            if tool == "slice":
+                region = slice_region(tuple(log.array.shape), tuple(self._viewer.dims.point))
+                voxels = mark_reviewed(log.ws.path, log.name, region)
+                self._table = None
+                self._report(f"Marked the slice reviewed ({voxels} voxels); saved.")
+                return voxels
             if tool in ("undo", "redo"):
                 edit = log.undo() if tool == "undo" else log.redo()
                 if edit is None:
