@@ -118,3 +118,48 @@ def test_errors_are_reported_not_raised(docked: Any) -> None:
     viewer.layers["seeds"].data = np.array([[1, 0, 0]])
     assert widget.run("delete") is None
     assert "background" in widget.status.value
+
+
+def test_rerun_a_method_on_a_few_slices_with_a_preview(docked: Any, tmp_path: Path) -> None:
+    viewer, loader, widget = docked
+    ws = loader.workspace
+    # probabilities in which the two disks of object 1 are two objects with a touching band
+    truth = _cells()
+    h = (truth > 0).astype(np.int64)
+    h[:, :, 28:30][truth[:, :, 28:30] == 1] = 2
+    probs = np.stack([(h == c).astype(np.float32) for c in range(3)]) * 0.8 + 0.1
+    ws.write_probabilities("cells", probs, classes=["background", "cell", "touching"])
+    widget.probs.reset_choices()
+    widget.probs.value = "cells"
+    widget.method.value = "threshold"
+    widget.params.value = "gamma2=0.5, min_size=5"
+    viewer.dims.set_point(0, 1)
+    widget.slices.value = 0
+    preview = widget.preview_rerun()
+    assert preview is not None
+    assert preview.data.shape == (1, 64, 64)
+    assert preview.translate[0] == 1
+    on_disk = Workspace.open(tmp_path / "ws.zarr").labels("cells")
+    assert (np.asarray(on_disk[...]) == truth).all()  # a preview writes nothing
+    assert len(np.unique(preview.data[0][preview.data[0] > 0])) == 3  # two disks + neighbour
+    edit = widget.apply_rerun()
+    assert edit is not None
+    after = np.asarray(on_disk[...])
+    assert after[1, 32, 18] != after[1, 32, 40]  # split on slice 1 only
+    assert (after[[0, 2, 3]] == truth[[0, 2, 3]]).all()
+    assert not set(np.unique(after[1])) & {1, 2}  # fresh ids, no collision
+    assert "re-run preview" not in viewer.layers
+    widget.run("undo")
+    assert (np.asarray(on_disk[...]) == truth).all()
+    widget.params.value = "tau1"
+    assert widget.preview_rerun() is None
+    assert "name=value" in widget.status.value
+
+
+def test_parse_params() -> None:
+    from stratoseg.widgets.correct import parse_params
+
+    assert parse_params("") == {}
+    assert parse_params("h=2, fill=true") == {"h": 2, "fill": True}
+    with pytest.raises(ValueError, match="numbers or true/false"):
+        parse_params("method=watershed")

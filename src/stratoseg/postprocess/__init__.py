@@ -17,6 +17,7 @@ from stratoseg.postprocess._edit import (
     fill_object,
     merge_objects,
     object_box,
+    rerun_region,
     review_objects,
     split_object,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "postprocess_blockwise",
     "postprocess_workspace",
     "remove_small_objects",
+    "rerun_region",
     "review_objects",
     "split_object",
     "threshold_instances",

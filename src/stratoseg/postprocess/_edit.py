@@ -24,6 +24,7 @@ __all__ = [
     "fill_object",
     "merge_objects",
     "object_box",
+    "rerun_region",
     "review_objects",
     "split_object",
 ]
@@ -223,3 +224,24 @@ def _voxels(points: Sequence[Sequence[float]], shape: tuple[int, ...]) -> list[t
             raise ValueError(f"point {tuple(p)} is outside the label image {shape}")
         out.append(v)
     return out
+
+
+def rerun_region(
+    log: Any, probs: Any, method: str, region: Sequence[slice], **params: Any
+) -> np.ndarray:
+    """New labels for ``region`` from a post-processing ``method`` on ``probs[:, region]``.
+
+    Instance ids get fresh values (from ``log.next_label``), so they never collide with the
+    objects outside the region; class maps (``map``) are returned as they are. Nothing is
+    written: apply the result with ``log.apply(region, values, kind="rerun")``.
+    """
+    from stratoseg.postprocess._methods import METHODS, postprocess
+
+    box = tuple(region)
+    labels = postprocess(np.asarray(probs[tuple([slice(None), *box])]), method, **params)
+    if METHODS[method].output == "semantic" and not params.get("instances"):
+        return labels
+    ids = np.unique(labels[labels > 0])
+    fresh = np.zeros(int(labels.max(initial=0)) + 1, np.int64)
+    fresh[ids] = [log.next_label() for _ in ids]
+    return fresh[labels].astype(log.array.dtype)

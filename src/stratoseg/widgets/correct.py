@@ -7,11 +7,27 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+)
 from napari.layers import Labels, Points
 from napari.utils.notifications import show_error
 
-from stratoseg.postprocess import ORDERS, ObjectTable, correct, object_table, review_objects
+from stratoseg.postprocess import (
+    METHODS,
+    ORDERS,
+    ObjectTable,
+    correct,
+    object_table,
+    rerun_region,
+    review_objects,
+)
 from stratoseg.widgets._common import Connections, watch_lifetime
 from stratoseg.widgets._finetune_helpers import labels_of, mark_reviewed, slice_region
 from stratoseg.widgets._workspace_helpers import session_holding
@@ -21,7 +37,7 @@ if TYPE_CHECKING:
 
     from stratoseg.workspace import EditLog
 
-__all__ = ["SHORTCUTS", "CorrectWidget"]
+__all__ = ["SHORTCUTS", "CorrectWidget", "parse_params"]
 
 #: Keyboard shortcuts (napari key names) of the tools, shown in the widget.
 SHORTCUTS = {
@@ -65,14 +81,24 @@ class CorrectWidget(Container):
         self.points_layer = ComboBox(label="Points", choices=self._points_choices)
         self.h = FloatSpinBox(label="Split peak height", min=0.5, max=50, step=0.5, value=2.0)
         self.order = ComboBox(label="Next by", choices=list(ORDERS), value="unreviewed")
-        self.probs = ComboBox(label="Uncertainty from", choices=self._runs_choices)
+        self.probs = ComboBox(label="Probabilities", choices=self._runs_choices)
+        self.method = ComboBox(label="Re-run method", choices=sorted(METHODS), value="watershed")
+        self.params = LineEdit(label="Parameters", value="")
+        self.params.native.setPlaceholderText("e.g. tau1=0.8, min_size=20")
+        self.slices = SpinBox(label="Slices around", min=0, max=1000, value=0)
+        self.preview_button = PushButton(text="Preview re-run")
+        self.apply_button = PushButton(text="Apply re-run")
         self.buttons = {
             tool: PushButton(text=f"{_TITLES.get(tool, tool.capitalize())} ({key})")
             for tool, key in SHORTCUTS.items()
         }  # fmt: skip
         self.status = Label(value="")
         fields = [self.label_layer, self.points_layer, self.h, self.order, self.probs]
-        super().__init__(widgets=[*fields, *self.buttons.values(), self.status])
+        rerun = [self.method, self.params, self.slices, self.preview_button, self.apply_button]
+        super().__init__(widgets=[*fields, *self.buttons.values(), *rerun, self.status])
+        self.preview_button.changed.connect(self.preview_rerun)
+        self.apply_button.changed.connect(self.apply_rerun)
+        self._preview: tuple[tuple[slice, ...], np.ndarray] | None = None
         for tool, button in self.buttons.items():
             button.changed.connect(lambda *_, t=tool: self.run(t))
         self._links = Connections()
@@ -205,6 +231,70 @@ class CorrectWidget(Container):
         )
         return obj
 
+    # -- re-running a post-processing method on a few slices -----------------------------
+    def _rerun_region(self, log: EditLog) -> tuple[slice, ...]:
+        shape = tuple(int(n) for n in log.array.shape)
+        if len(shape) == 2:
+            return (slice(0, shape[0]), slice(0, shape[1]))
+        z = round(float(self._viewer.dims.point[self._viewer.dims.ndim - 3]))
+        n = int(self.slices.value)
+        return (slice(max(z - n, 0), min(z + n + 1, shape[0])), slice(0, shape[1]),
+                slice(0, shape[2]))  # fmt: skip
+
+    def preview_rerun(self) -> Any:
+        """Post-process the current slices again with the chosen method and parameters and
+        show the result as a ``preview`` layer (nothing is written); returns the layer."""
+        log = self.edit_log()
+        run = self.probs.value
+        if log is None:
+            return None
+        if run is None:
+            self._report("Choose the probabilities (a prediction run) to re-run from.", error=True)
+            return None
+        try:
+            params = parse_params(str(self.params.value))
+            region = self._rerun_region(log)
+            values = rerun_region(log, log.ws.array(f"predictions/{run}"), self.method.value,
+                                  region, **params)  # fmt: skip
+        except _USER_ERRORS as exc:
+            self._report(str(exc), error=True)
+            return None
+        self._preview = (region, values)
+        layer = self.label_layer.value
+        translate = [
+            s.start * sc for s, sc in zip(region, layer.scale[-len(region) :], strict=True)
+        ]
+        name = "re-run preview"
+        if name in self._viewer.layers:
+            self._viewer.layers.remove(name)
+        preview = self._viewer.add_labels(values, name=name, scale=layer.scale[-len(region):],
+                                          translate=translate, opacity=0.8)  # fmt: skip
+        changed = int((values != np.asarray(log.array[region])).sum())
+        self._report(f"Preview: {self.method.value} on slices {region[0].start}-"
+                     f"{region[0].stop - 1} would change {changed} voxels. Apply re-run to "
+                     "write it.")  # fmt: skip
+        return preview
+
+    def apply_rerun(self) -> Any:
+        """Write the previewed re-run as one undoable edit; returns the edit."""
+        log = self.edit_log()
+        if log is None or self._preview is None:
+            self._report("Preview a re-run first.", error=True)
+            return None
+        region, values = self._preview
+        edit = log.apply(region, values, kind="rerun", method=self.method.value)
+        self._preview = None
+        if "re-run preview" in self._viewer.layers:
+            self._viewer.layers.remove("re-run preview")
+        self.label_layer.value.refresh()
+        self._table = None
+        if edit is None:
+            self._report("Re-run applied: nothing changed.")
+        else:
+            self._report(f"Re-run applied: {edit.index.size} voxels changed (edit {edit.seq}); "
+                         "saved.")  # fmt: skip
+        return edit
+
     def _review(self, log: EditLog, layer: Labels) -> int | None:
         points = self.points_layer.value
         coords = self._voxels(points, layer) if points is not None else []
@@ -230,3 +320,34 @@ class CorrectWidget(Container):
         self.status.value = message
         if error:
             show_error(message)
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """``"tau1=0.8, min_size=20, fill=false"`` as keyword arguments (numbers, booleans,
+    comma-free lists like ``classes=0;1;2``).
+
+    Examples
+    --------
+    >>> parse_params("tau1=0.8, min_size=20, fill=false, classes=0;1;2")
+    {'tau1': 0.8, 'min_size': 20, 'fill': False, 'classes': [0, 1, 2]}
+    """
+    out: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"parameters must look like name=value, got {item!r}")
+        out[key.strip()] = _value(raw.strip())
+    return out
+
+
+def _value(raw: str) -> Any:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    if ";" in raw:
+        return [_value(v) for v in raw.split(";") if v]
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    raise ValueError(f"parameter values must be numbers or true/false, got {raw!r}")
