@@ -163,3 +163,21 @@ def test_parse_params() -> None:
     assert parse_params("h=2, fill=true") == {"h": 2, "fill": True}
     with pytest.raises(ValueError, match="numbers or true/false"):
         parse_params("method=watershed")
+
+
+def test_touching_view_paint_the_touching_class_and_back(docked: Any, tmp_path: Path) -> None:
+    viewer, _, widget = docked
+    viewer.dims.set_point(0, 2)
+    view = widget.touching_view()
+    assert view is not None
+    assert view.data.shape == (1, 64, 64)
+    assert set(np.unique(view.data)) == {0, 1}  # the disks are one object: no touching yet
+    view.data[0, :, 28:30][view.data[0, :, 28:30] == 1] = 2  # paint the touching band
+    edit = widget.back_to_instances()
+    assert edit is not None
+    after = np.asarray(Workspace.open(tmp_path / "ws.zarr").labels("cells")[...])
+    assert after[2, 32, 18] != after[2, 32, 40]  # separated on the viewed slice
+    assert after[2, 32, 18] > 0
+    assert (after[2] > 0).sum() == (_cells()[2] > 0).sum()  # touching voxels kept, reassigned
+    assert (after[[0, 1, 3]] == _cells()[[0, 1, 3]]).all()
+    assert "touching view" not in viewer.layers

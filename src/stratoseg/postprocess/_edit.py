@@ -22,6 +22,7 @@ __all__ = [
     "correct",
     "delete_object",
     "fill_object",
+    "instances_from_classes",
     "merge_objects",
     "object_box",
     "rerun_region",
@@ -241,6 +242,24 @@ def rerun_region(
     labels = postprocess(np.asarray(probs[tuple([slice(None), *box])]), method, **params)
     if METHODS[method].output == "semantic" and not params.get("instances"):
         return labels
+    ids = np.unique(labels[labels > 0])
+    fresh = np.zeros(int(labels.max(initial=0)) + 1, np.int64)
+    fresh[ids] = [log.next_label() for _ in ids]
+    return fresh[labels].astype(log.array.dtype)
+
+
+def instances_from_classes(
+    log: Any, classes: np.ndarray, *, object_class: int = 1, touching_class: int = 2
+) -> np.ndarray:
+    """Instances from an edited background / object / touching (/ gap) class map: the
+    connected components of the object class, touching voxels given to the nearest object
+    (eq 4.4), other classes background; ids fresh from ``log.next_label`` (the way back from
+    the touching view)."""
+    from stratoseg.postprocess._instances import assign_to_nearest, components
+
+    h = np.asarray(classes)
+    cells, _ = components(h == int(object_class))
+    labels = assign_to_nearest(cells, h == int(touching_class))
     ids = np.unique(labels[labels > 0])
     fresh = np.zeros(int(labels.max(initial=0)) + 1, np.int64)
     fresh[ids] = [log.next_label() for _ in ids]

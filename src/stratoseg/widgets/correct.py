@@ -24,6 +24,7 @@ from stratoseg.postprocess import (
     ORDERS,
     ObjectTable,
     correct,
+    instances_from_classes,
     object_table,
     rerun_region,
     review_objects,
@@ -88,16 +89,21 @@ class CorrectWidget(Container):
         self.slices = SpinBox(label="Slices around", min=0, max=1000, value=0)
         self.preview_button = PushButton(text="Preview re-run")
         self.apply_button = PushButton(text="Apply re-run")
+        self.view_button = PushButton(text="Touching view")
+        self.back_button = PushButton(text="Back to instances")
         self.buttons = {
             tool: PushButton(text=f"{_TITLES.get(tool, tool.capitalize())} ({key})")
             for tool, key in SHORTCUTS.items()
         }  # fmt: skip
         self.status = Label(value="")
         fields = [self.label_layer, self.points_layer, self.h, self.order, self.probs]
-        rerun = [self.method, self.params, self.slices, self.preview_button, self.apply_button]
+        rerun = [self.method, self.params, self.slices, self.preview_button, self.apply_button,
+                 self.view_button, self.back_button]  # fmt: skip
         super().__init__(widgets=[*fields, *self.buttons.values(), *rerun, self.status])
         self.preview_button.changed.connect(self.preview_rerun)
         self.apply_button.changed.connect(self.apply_rerun)
+        self.view_button.changed.connect(self.touching_view)
+        self.back_button.changed.connect(self.back_to_instances)
         self._preview: tuple[tuple[slice, ...], np.ndarray] | None = None
         for tool, button in self.buttons.items():
             button.changed.connect(lambda *_, t=tool: self.run(t))
@@ -293,6 +299,50 @@ class CorrectWidget(Container):
         else:
             self._report(f"Re-run applied: {edit.index.size} voxels changed (edit {edit.seq}); "
                          "saved.")  # fmt: skip
+        return edit
+
+    # -- the touching view: paint the touching class, then back to instances ------------------
+    def touching_view(self) -> Any:
+        """Show the current slices as background (0) / object (1) / touching (2), in an
+        editable ``touching view`` layer (eq 4.1); returns the layer."""
+        from stratoseg.training._targets import make_target
+
+        log = self.edit_log()
+        if log is None:
+            return None
+        region = self._rerun_region(log)
+        classes = make_target("touching", np.asarray(log.array[region]))
+        layer = self.label_layer.value
+        scale = layer.scale[-len(region) :]
+        name = "touching view"
+        if name in self._viewer.layers:
+            self._viewer.layers.remove(name)
+        view = self._viewer.add_labels(
+            classes, name=name, scale=scale, opacity=0.8,
+            translate=[s.start * sc for s, sc in zip(region, scale, strict=True)],
+        )  # fmt: skip
+        view.metadata["stratoseg_region"] = [[s.start, s.stop] for s in region]
+        self._report("Touching view: paint 2 (touching) between objects, 1 (object), 0; then "
+                     "Back to instances.")  # fmt: skip
+        return view
+
+    def back_to_instances(self) -> Any:
+        """Turn the edited touching view back into instances on its slices, as one undoable
+        edit with fresh ids; returns the edit."""
+        log = self.edit_log()
+        name = "touching view"
+        if log is None or name not in self._viewer.layers:
+            self._report("Open the touching view first.", error=True)
+            return None
+        view = self._viewer.layers[name]
+        region = tuple(slice(a, b) for a, b in view.metadata["stratoseg_region"])
+        values = instances_from_classes(log, np.asarray(view.data))
+        edit = log.apply(region, values, kind="touching-view")
+        self._viewer.layers.remove(name)
+        self.label_layer.value.refresh()
+        self._table = None
+        changed = 0 if edit is None else edit.index.size
+        self._report(f"Back to instances: {changed} voxels changed; saved.")
         return edit
 
     def _review(self, log: EditLog, layer: Labels) -> int | None:
