@@ -181,3 +181,23 @@ def test_touching_view_paint_the_touching_class_and_back(docked: Any, tmp_path: 
     assert (after[2] > 0).sum() == (_cells()[2] > 0).sum()  # touching voxels kept, reassigned
     assert (after[[0, 1, 3]] == _cells()[[0, 1, 3]]).all()
     assert "touching view" not in viewer.layers
+
+
+def test_a_box_limits_the_rerun_and_is_marked_reviewed_and_the_gap_view(
+    docked: Any, tmp_path: Path
+) -> None:
+    viewer, loader, widget = docked
+    viewer.dims.set_point(0, 1)
+    box = viewer.add_shapes([np.array([[0, 0], [0, 30], [50, 30], [50, 0]])],
+                            shape_type="rectangle", name="box")  # fmt: skip
+    widget.box_layer.reset_choices()
+    widget.box_layer.value = box
+    assert widget.run("box") == 50 * 30
+    reviewed = np.asarray(loader.workspace.reviewed("cells")[1])
+    assert reviewed[:50, :30].all()
+    assert reviewed.sum() == 50 * 30
+    widget.view_kind.value = "touching-gap"
+    view = widget.touching_view()
+    assert view is not None
+    assert view.data.shape == (1, 50, 30)  # the box on the current slice
+    assert tuple(view.translate)[1:] == (0.0, 0.0)

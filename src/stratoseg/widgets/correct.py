@@ -16,7 +16,7 @@ from magicgui.widgets import (
     PushButton,
     SpinBox,
 )
-from napari.layers import Labels, Points
+from napari.layers import Labels, Points, Shapes
 from napari.utils.notifications import show_error
 
 from stratoseg.postprocess import (
@@ -30,7 +30,12 @@ from stratoseg.postprocess import (
     review_objects,
 )
 from stratoseg.widgets._common import Connections, watch_lifetime
-from stratoseg.widgets._finetune_helpers import labels_of, mark_reviewed, slice_region
+from stratoseg.widgets._finetune_helpers import (
+    box_region,
+    labels_of,
+    mark_reviewed,
+    slice_region,
+)
 from stratoseg.widgets._workspace_helpers import session_holding
 
 if TYPE_CHECKING:
@@ -48,6 +53,7 @@ SHORTCUTS = {
     "fill": "Shift-F",
     "review": "Shift-R",
     "slice": "Shift-L",
+    "box": "Shift-B",
     "next": "Shift-N",
     "undo": "Alt-Z",
     "redo": "Alt-Y",
@@ -56,6 +62,7 @@ _TITLES = {
     "fill": "Fill holes",
     "review": "Mark objects reviewed",
     "slice": "Mark slice reviewed",
+    "box": "Mark box reviewed",
     "next": "Next object",
 }
 _USER_ERRORS = (ValueError, TypeError, OSError)
@@ -87,6 +94,8 @@ class CorrectWidget(Container):
         self.params = LineEdit(label="Parameters", value="")
         self.params.native.setPlaceholderText("e.g. tau1=0.8, min_size=20")
         self.slices = SpinBox(label="Slices around", min=0, max=1000, value=0)
+        self.box_layer = ComboBox(label="Box (shapes)", choices=self._shapes_choices)
+        self.view_kind = ComboBox(label="View classes", choices=["touching", "touching-gap"])
         self.preview_button = PushButton(text="Preview re-run")
         self.apply_button = PushButton(text="Apply re-run")
         self.view_button = PushButton(text="Touching view")
@@ -97,8 +106,8 @@ class CorrectWidget(Container):
         }  # fmt: skip
         self.status = Label(value="")
         fields = [self.label_layer, self.points_layer, self.h, self.order, self.probs]
-        rerun = [self.method, self.params, self.slices, self.preview_button, self.apply_button,
-                 self.view_button, self.back_button]  # fmt: skip
+        rerun = [self.method, self.params, self.slices, self.box_layer, self.preview_button,
+                 self.apply_button, self.view_kind, self.view_button, self.back_button]  # fmt: skip
         super().__init__(widgets=[*fields, *self.buttons.values(), *rerun, self.status])
         self.preview_button.changed.connect(self.preview_rerun)
         self.apply_button.changed.connect(self.apply_rerun)
@@ -137,7 +146,12 @@ class CorrectWidget(Container):
         runs = session.ws.predictions() if session is not None else []
         return [("(none)", None), *[(f"predictions/{r}", r) for r in runs]]
 
+    def _shapes_choices(self, _: Any = None) -> list[tuple[str, Shapes | None]]:
+        shapes = [(lay.name, lay) for lay in self._viewer.layers if isinstance(lay, Shapes)]
+        return [("(whole slices)", None), *shapes]
+
     def _refresh(self, event: Any = None) -> None:
+        self.box_layer.reset_choices()
         self.label_layer.reset_choices()
         self.points_layer.reset_choices()
         self.probs.reset_choices()
@@ -175,11 +189,16 @@ class CorrectWidget(Container):
                 return self._review(log, layer)
             if tool == "next":
                 return self._next(log, layer)
-            if tool == "slice":
-                region = slice_region(tuple(log.array.shape), tuple(self._viewer.dims.point))
+            if tool in ("slice", "box"):
+                shape, point = tuple(log.array.shape), tuple(self._viewer.dims.point)
+                shapes = self.box_layer.value
+                if tool == "box" and shapes is None:
+                    raise ValueError("choose a shapes layer with a rectangle (Box) first")
+                region = (slice_region(shape, point) if tool == "slice"
+                          else box_region(shapes, shape, point))  # fmt: skip
                 voxels = mark_reviewed(log.ws.path, log.name, region)
                 self._table = None
-                self._report(f"Marked the slice reviewed ({voxels} voxels); saved.")
+                self._report(f"Marked the {tool} reviewed ({voxels} voxels); saved.")
                 return voxels
             if tool in ("undo", "redo"):
                 edit = log.undo() if tool == "undo" else log.redo()
@@ -239,13 +258,17 @@ class CorrectWidget(Container):
 
     # -- re-running a post-processing method on a few slices -----------------------------
     def _rerun_region(self, log: EditLog) -> tuple[slice, ...]:
+        """The current slices (*Slices around*), within the last rectangle of *Box* if one is
+        chosen."""
         shape = tuple(int(n) for n in log.array.shape)
+        plane: tuple[slice, ...] = (slice(0, shape[-2]), slice(0, shape[-1]))
+        if self.box_layer.value is not None:
+            plane = box_region(self.box_layer.value, shape, tuple(self._viewer.dims.point))[-2:]
         if len(shape) == 2:
-            return (slice(0, shape[0]), slice(0, shape[1]))
+            return plane
         z = round(float(self._viewer.dims.point[self._viewer.dims.ndim - 3]))
         n = int(self.slices.value)
-        return (slice(max(z - n, 0), min(z + n + 1, shape[0])), slice(0, shape[1]),
-                slice(0, shape[2]))  # fmt: skip
+        return (slice(max(z - n, 0), min(z + n + 1, shape[0])), *plane)
 
     def preview_rerun(self) -> Any:
         """Post-process the current slices again with the chosen method and parameters and
@@ -303,15 +326,16 @@ class CorrectWidget(Container):
 
     # -- the touching view: paint the touching class, then back to instances ------------------
     def touching_view(self) -> Any:
-        """Show the current slices as background (0) / object (1) / touching (2), in an
-        editable ``touching view`` layer (eq 4.1); returns the layer."""
+        """Show the current slices (or box) as background (0) / object (1) / touching (2)
+        (eq 4.1), and gap (3) with ``touching-gap`` (§5.2.1), in an editable ``touching view``
+        layer; returns the layer."""
         from stratoseg.training._targets import make_target
 
         log = self.edit_log()
         if log is None:
             return None
         region = self._rerun_region(log)
-        classes = make_target("touching", np.asarray(log.array[region]))
+        classes = make_target(str(self.view_kind.value), np.asarray(log.array[region]))
         layer = self.label_layer.value
         scale = layer.scale[-len(region) :]
         name = "touching view"
