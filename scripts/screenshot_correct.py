@@ -61,7 +61,7 @@ def main(out: Path = OUT) -> Path:
                               label_images={"nuclei": merged}):  # fmt: skip
             pass
         viewer = napari.Viewer(title="StratoSeg", show=True)
-        viewer.window._qt_window.resize(1500, 1100)
+        viewer.window._qt_window.resize(1500, 1200)
         loader = WorkspaceWidget(viewer)
         viewer.window.add_dock_widget(loader, name="Load / Workspace", area="right")
         loader.workspace_path.value = Path(tmp) / "cells.zarr"
