@@ -269,16 +269,21 @@ def test_plugin_machinery_docks_the_widget(make_napari_viewer: Any) -> None:
     assert isinstance(widget, WorkspaceWidget)
 
 
-def test_painted_counts_both_kinds_of_history_atoms() -> None:
+def test_paint_changes_reads_both_kinds_of_history_atoms() -> None:
     indices = (np.array([1, 1, 2]), np.array([4, 5, 6]), np.array([0, 0, 9]))
-    assert _workspace_helpers.painted([(indices, np.zeros(3), 7)]) == (
-        3, [7], [[1, 3], [4, 7], [0, 10]],
-    )  # fmt: skip
+    box, index, before, after = _workspace_helpers.paint_changes([(indices, np.zeros(3), 7)])
+    assert box == (slice(1, 3), slice(4, 7), slice(0, 10))
+    assert before.tolist() == [0, 0, 0]
+    assert after.tolist() == [7, 7, 7]
+    assert np.unravel_index(index, (2, 3, 10))[2].tolist() == [0, 0, 9]
     layer = Labels(np.zeros((4, 8, 8), np.uint8))
     seen: list[Any] = []
     layer.events.paint.connect(lambda event: seen.append(event.value))
     layer.paint((1, 4, 4), 2)
-    voxels, values, box = _workspace_helpers.painted(seen[-1])
-    assert voxels == int((layer.data == 2).sum())
-    assert values == [2]
-    assert box[0] == [1, 2]
+    changes = _workspace_helpers.paint_changes(seen[-1])
+    assert changes is not None
+    box, index, before, after = changes
+    assert len(index) == int((layer.data == 2).sum())
+    assert set(after.tolist()) == {2}
+    assert box[0] == slice(1, 2)
+    assert _workspace_helpers.paint_changes([]) is None

@@ -100,7 +100,7 @@ def postprocess_blockwise(
     blk = tuple(int(b) for b in block)
     if len(blk) != nd or len(halos) != nd or min(blk) < 1 or min(halos) < 0:
         raise ValueError(f"block {block} and halo {halo} need {nd} positive entries")
-    semantic = METHODS[method].output == "semantic" and not params.get("instances", False)
+    semantic = not METHODS[method].gives_instances(params)
     if not semantic and min(halos) < 1:
         raise ValueError(f"halo must be at least 1 voxel for instances, got {halo}")
     blocks = _grid(spatial, blk)

@@ -10,7 +10,8 @@ from scipy import ndimage as ndi
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-from stratoseg.postprocess._clean import remove_small_objects
+from stratoseg.postprocess._clean import check_probabilities, remove_small_objects
+from stratoseg.postprocess._instances import _check_fraction
 
 __all__ = ["boundary_watershed"]
 
@@ -53,14 +54,9 @@ def boundary_watershed(
     b = np.asarray(boundary)
     if b.ndim not in (2, 3):
         raise ValueError(f"boundary must be 2-D or 3-D, got shape {b.shape}")
-    if not (np.issubdtype(b.dtype, np.floating) or b.dtype == np.uint8):
-        raise TypeError(f"boundary must be a float or uint8 map, got dtype {b.dtype}")
-    b = b.astype(np.float32) / 255.0 if b.dtype == np.uint8 else b.astype(np.float32)
-    if not np.isfinite(b).all():
-        raise ValueError("boundary holds NaN or infinite values")
-    for name, value in (("threshold", threshold), ("segment_threshold", segment_threshold)):
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+    b = check_probabilities(b[None], min_classes=1, name="boundary")[0]
+    threshold = _check_fraction(threshold, "threshold")
+    segment_threshold = _check_fraction(segment_threshold, "segment_threshold")
     if float(h) <= 0:
         raise ValueError(f"h must be > 0, got {h!r}")
     membrane = b >= float(threshold)

@@ -129,10 +129,10 @@ def merge_objects(region: np.ndarray, ids: Sequence[int]) -> np.ndarray:
     return out
 
 
-def delete_object(region: np.ndarray, obj: int) -> np.ndarray:
-    """Set object ``obj`` to background (a copy)."""
+def delete_object(region: np.ndarray, *objects: int) -> np.ndarray:
+    """Set the objects ``objects`` to background (a copy)."""
     out = np.array(region, copy=True)
-    out[out == obj] = 0
+    out[np.isin(out, [int(i) for i in objects])] = 0
     return out
 
 
@@ -188,7 +188,7 @@ def correct(log: Any, tool: str, points: Sequence[Sequence[float]], *, h: float 
     if tool == "merge":
         new = merge_objects(region, objects)
     elif tool == "delete":
-        new = np.where(np.isin(region, objects), 0, region).astype(region.dtype)
+        new = delete_object(region, *objects)
     else:
         new = region.copy()
         for i in objects:
@@ -240,8 +240,13 @@ def rerun_region(
 
     box = tuple(region)
     labels = postprocess(np.asarray(probs[tuple([slice(None), *box])]), method, **params)
-    if METHODS[method].output == "semantic" and not params.get("instances"):
+    if not METHODS[method].gives_instances(params):
         return labels
+    return _fresh_ids(log, labels)
+
+
+def _fresh_ids(log: Any, labels: np.ndarray) -> np.ndarray:
+    """``labels`` with every object renumbered to an id no object of ``log``'s image has."""
     ids = np.unique(labels[labels > 0])
     fresh = np.zeros(int(labels.max(initial=0)) + 1, np.int64)
     fresh[ids] = [log.next_label() for _ in ids]
@@ -255,12 +260,6 @@ def instances_from_classes(
     connected components of the object class, touching voxels given to the nearest object
     (eq 4.4), other classes background; ids fresh from ``log.next_label`` (the way back from
     the touching view)."""
-    from stratoseg.postprocess._instances import assign_to_nearest, components
+    from stratoseg.postprocess._methods import label_classes
 
-    h = np.asarray(classes)
-    cells, _ = components(h == int(object_class))
-    labels = assign_to_nearest(cells, h == int(touching_class))
-    ids = np.unique(labels[labels > 0])
-    fresh = np.zeros(int(labels.max(initial=0)) + 1, np.int64)
-    fresh[ids] = [log.next_label() for _ in ids]
-    return fresh[labels].astype(log.array.dtype)
+    return _fresh_ids(log, label_classes(np.asarray(classes), object_class, touching_class))

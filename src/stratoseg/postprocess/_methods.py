@@ -13,6 +13,7 @@ from stratoseg.postprocess._boundary import boundary_watershed
 from stratoseg.postprocess._clean import check_probabilities, fill_holes, map_classes
 from stratoseg.postprocess._clean import remove_small_objects as _remove_small
 from stratoseg.postprocess._instances import (
+    _check_class,
     assign_to_nearest,
     components,
     distance_watershed,
@@ -20,7 +21,7 @@ from stratoseg.postprocess._instances import (
     watershed_instances,
 )
 
-__all__ = ["METHODS", "Method", "map_instances", "postprocess"]
+__all__ = ["METHODS", "Method", "label_classes", "map_instances", "postprocess"]
 
 
 def map_instances(
@@ -38,14 +39,21 @@ def map_instances(
     With ``classes=[0, 1, 2]`` on a 4-class map this is the gap output assignment of §5.2.3
     followed by §4.2.4's labelling. The baseline that the watersheds improve on.
     """
-    h = map_classes(probs, classes=classes)
-    cells, _ = components(h == int(object_class))
-    labels = cells
-    if touching_class is not None:
-        labels = assign_to_nearest(cells, h == int(touching_class))
+    labels = label_classes(map_classes(probs, classes=classes), object_class, touching_class)
     if fill:
         labels = fill_holes(labels)
     return _remove_small(labels, int(min_size)) if min_size > 1 else labels
+
+
+def label_classes(
+    h: np.ndarray, object_class: int = 1, touching_class: int | None = 2
+) -> np.ndarray:
+    """Instances from a class map: connected components of ``object_class`` (face
+    connectivity), ``touching_class`` voxels to the nearest object (eq 4.4), the rest 0."""
+    cells, _ = components(np.asarray(h) == int(object_class))
+    if touching_class is None:
+        return cells
+    return assign_to_nearest(cells, np.asarray(h) == int(touching_class))
 
 
 def _map(probs: Any, *, instances: bool = False, **params: Any) -> np.ndarray:
@@ -63,12 +71,8 @@ def _distance(probs: Any, *, object_class: int = 1, **params: Any) -> np.ndarray
 
 def _boundary(probs: Any, *, boundary_class: int = 1, **params: Any) -> np.ndarray:
     z = check_probabilities(probs)
-    if int(boundary_class) != boundary_class or not 0 <= boundary_class < z.shape[0]:
-        raise ValueError(
-            f"boundary_class must be a class of the map (0..{z.shape[0] - 1}), "
-            f"got {boundary_class!r}"
-        )
-    return boundary_watershed(z[int(boundary_class)], **params)
+    return boundary_watershed(z[_check_class(boundary_class, z.shape[0], "boundary_class")],
+                              **params)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,11 @@ class Method:
     run: Callable[..., np.ndarray]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    def gives_instances(self, params: Mapping[str, Any]) -> bool:
+        """Whether a run with ``params`` gives instance ids (``map`` does with
+        ``instances=True``)."""
+        return self.output == "instances" or bool(params.get("instances"))
 
 
 METHODS: dict[str, Method] = {

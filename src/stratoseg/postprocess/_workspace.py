@@ -78,7 +78,7 @@ def postprocess_workspace(
     shape = ws.spatial_shape
     chunks = tuple(min(c, s) for c, s in zip(ws.chunks, shape, strict=True))
     halos = _halo(halo, len(shape))
-    instances = METHODS[method].output == "instances" or bool(params.get("instances"))
+    instances = METHODS[method].gives_instances(params)
     if block is None:
         # float probabilities, distance maps and ids: about 16 bytes per class and voxel
         block = group_chunks(shape, chunks, halo=halos, bytes_per_voxel=16 * probs.shape[0])

@@ -27,7 +27,6 @@ __all__ = [
     "default_workspace_path",
     "format_summary",
     "paint_changes",
-    "painted",
     "session_holding",
 ]
 
@@ -99,52 +98,15 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def painted(atoms: Sequence[Any]) -> tuple[int, list[int], list[list[int]]]:
-    """Changed voxels, label values and bounding box ``[[lo, hi), ...]`` of a napari paint event.
-
-    ``atoms`` is ``event.value`` of ``Labels.events.paint``: napari's masked paint atoms
-    (``slice_key``, ``mask``, ``old_values``, ``new_value``) or ``(indices, old, new)`` tuples
-    from ``data_setitem``. Only masks and indices are counted; no array data is copied.
-    """
-    voxels, values = 0, set()
-    lo: list[int] | None = None
-    hi: list[int] = []
-    for atom in atoms:
-        if hasattr(atom, "slice_key"):
-            n = (
-                int(np.count_nonzero(atom.mask))
-                if atom.mask is not None
-                else int(np.size(atom.old_values))
-            )
-            values.add(int(atom.new_value))
-            box_lo = [int(s.start) for s in atom.slice_key]
-            box_hi = [int(s.stop) for s in atom.slice_key]
-        else:
-            indices, _, new = atom
-            n = int(np.size(indices[0]))
-            if n == 0:
-                continue
-            values.update(int(v) for v in np.unique(np.asarray(new)))
-            box_lo = [int(np.min(i)) for i in indices]
-            box_hi = [int(np.max(i)) + 1 for i in indices]
-        voxels += n
-        if lo is None:
-            lo, hi = box_lo, box_hi
-        else:
-            lo = [min(a, b) for a, b in zip(lo, box_lo, strict=True)]
-            hi = [max(a, b) for a, b in zip(hi, box_hi, strict=True)]
-    box = [] if lo is None else [[a, b] for a, b in zip(lo, hi, strict=True)]
-    return voxels, sorted(values), box
-
-
 def paint_changes(
     atoms: Sequence[Any],
 ) -> tuple[tuple[slice, ...], np.ndarray, np.ndarray, np.ndarray] | None:
     """What a napari paint event changed: its box, the flat indices of the changed voxels in
     it, their values before and after (for :meth:`EditLog.record_changes`); None if nothing.
 
-    Both kinds of history atoms (see :func:`painted`) are read; a voxel painted twice in one
-    event keeps its first old value and its last new one.
+    Both kinds of napari history atoms are read: masked paint atoms (``slice_key``, ``mask``,
+    ``old_values``, ``new_value``) and ``(indices, old, new)`` tuples from ``data_setitem``;
+    a voxel painted twice in one event keeps its first old value and its last new one.
     """
     coords, olds, news = [], [], []
     for atom in atoms:
@@ -235,8 +197,8 @@ class WorkspaceSession:
         changes = paint_changes(event.value)
         if changes is None or name is None:
             return
-        _, values, _ = painted(event.value)
         box, index, before, after = changes
+        values = [int(v) for v in np.unique(after)]
         self.edit_log(name).record_changes(
             box, index, before, after, kind="brush",
             label=values[0] if len(values) == 1 else values,
