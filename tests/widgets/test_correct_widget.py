@@ -147,7 +147,12 @@ def test_rerun_a_method_on_a_few_slices_with_a_preview(docked: Any, tmp_path: Pa
     after = np.asarray(on_disk[...])
     assert after[1, 32, 18] != after[1, 32, 40]  # split on slice 1 only
     assert (after[[0, 2, 3]] == truth[[0, 2, 3]]).all()
-    assert not set(np.unique(after[1])) & {1, 2}  # fresh ids, no collision
+    # ids kept where the objects go on beyond the slice: the neighbour stays 2, one disk
+    # keeps 1, the other disk is new
+    assert after[1, 10, 50] == 2
+    assert {int(after[1, 32, 18]), int(after[1, 32, 40])} - {1} == {int(after[1].max())}
+    assert 1 in (after[1, 32, 18], after[1, 32, 40])
+    assert after[1].max() > 2
     assert "re-run preview" not in viewer.layers
     widget.run("undo")
     assert (np.asarray(on_disk[...]) == truth).all()
@@ -180,6 +185,8 @@ def test_touching_view_paint_the_touching_class_and_back(docked: Any, tmp_path: 
     assert after[2, 32, 18] > 0
     assert (after[2] > 0).sum() == (_cells()[2] > 0).sum()  # touching voxels kept, reassigned
     assert (after[[0, 1, 3]] == _cells()[[0, 1, 3]]).all()
+    assert 1 in (after[2, 32, 18], after[2, 32, 40])  # one disk still joins slices 1 and 3
+    assert after[2, 10, 50] == 2  # the neighbour untouched, its id kept
     assert "touching view" not in viewer.layers
 
 
@@ -201,3 +208,38 @@ def test_a_box_limits_the_rerun_and_is_marked_reviewed_and_the_gap_view(
     assert view is not None
     assert view.data.shape == (1, 50, 30)  # the box on the current slice
     assert tuple(view.translate)[1:] == (0.0, 0.0)
+
+
+def test_a_second_window_gets_the_labels_read_only_and_the_tools_refuse(
+    make_napari_viewer: Callable[..., Any], tmp_path: Path, open_in_loader: Any
+) -> None:
+    """Another writer (here a second ``Workspace.open(..., "r+")``, as another process or
+    window would) holds the lock: the viewer's Load / Workspace opens read-only, Correct says
+    so and writes nothing; the other writer's edits are intact."""
+    image = da.from_array(np.zeros((4, 64, 64), np.uint8))
+    vol = Volume(image, "zyx", (1.0, 1.0, 1.0), None, Path("cells"), "synthetic")
+    path = tmp_path / "ws.zarr"
+    with create_workspace(path, vol, labels=None, chunks=32,
+                          label_images={"cells": _cells()}):  # fmt: skip
+        pass
+    holder = Workspace.open(path, mode="r+")
+    try:
+        EditLog(holder, "cells").apply((slice(0, 1), slice(0, 2), slice(0, 2)),
+                                       np.full((1, 2, 2), 7, np.uint32), kind="test")  # fmt: skip
+        viewer = make_napari_viewer()
+        loader = open_in_loader(viewer, path)
+        assert not loader.workspace.writable
+        widget = CorrectWidget(viewer)
+        viewer.window.add_dock_widget(widget, name="Correct")
+        points = viewer.add_points(np.array([[1, 32, 18], [1, 32, 40]]), ndim=3, name="seeds")
+        widget.label_layer.value = viewer.layers["cells"]
+        widget.points_layer.value = points
+        assert widget.run("split") is None
+        assert "read-only" in widget.status.value
+        assert "writer lock" in widget.status.value
+        assert widget.run("undo") is None  # the other writer's edit is not undone from here
+        on_disk = np.asarray(holder.labels("cells")[...])
+        assert (on_disk[0, :2, :2] == 7).all()
+        assert (on_disk[1:] == _cells()[1:]).all()
+    finally:
+        holder.close()

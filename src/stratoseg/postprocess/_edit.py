@@ -23,6 +23,7 @@ __all__ = [
     "delete_object",
     "fill_object",
     "instances_from_classes",
+    "keep_ids",
     "merge_objects",
     "object_box",
     "rerun_region",
@@ -137,9 +138,17 @@ def delete_object(region: np.ndarray, *objects: int) -> np.ndarray:
 
 
 def fill_object(region: np.ndarray, obj: int) -> np.ndarray:
-    """Fill the holes of object ``obj`` (background it encloses on its own; a copy)."""
+    """Fill the holes of object ``obj`` (background it encloses on its own; a copy).
+
+    In 3-D a hole is what the object encloses in the volume or on any z slice: a gap seen on
+    a slice that opens at the object's top or bottom (a tunnel) is filled too, as the person
+    looking at that slice expects.
+    """
     out = np.array(region, copy=True)
     fill_one(out, obj)
+    if out.ndim == 3:
+        for plane in out:
+            fill_one(plane, obj)
     return out
 
 
@@ -190,9 +199,9 @@ def correct(log: Any, tool: str, points: Sequence[Sequence[float]], *, h: float 
     elif tool == "delete":
         new = delete_object(region, *objects)
     else:
-        new = region.copy()
+        new = region
         for i in objects:
-            fill_one(new, i)
+            new = fill_object(new, i)
     return log.apply(box, new, kind=tool, before=region, objects=objects)
 
 
@@ -232,9 +241,10 @@ def rerun_region(
 ) -> np.ndarray:
     """New labels for ``region`` from a post-processing ``method`` on ``probs[:, region]``.
 
-    Instance ids get fresh values (from ``log.next_label``), so they never collide with the
-    objects outside the region; class maps (``map``) are returned as they are. Nothing is
-    written: apply the result with ``log.apply(region, values, kind="rerun")``.
+    Each new object keeps the id of the object it overlaps most in the region now (see
+    :func:`keep_ids`), so objects that go on beyond the region stay one object; the others
+    get fresh ids (from ``log.next_label``). Class maps (``map``) are returned as they are.
+    Nothing is written: apply the result with ``log.apply(region, values, kind="rerun")``.
     """
     from stratoseg.postprocess._methods import METHODS, postprocess
 
@@ -242,24 +252,57 @@ def rerun_region(
     labels = postprocess(np.asarray(probs[tuple([slice(None), *box])]), method, **params)
     if not METHODS[method].gives_instances(params):
         return labels
-    return _fresh_ids(log, labels)
+    return keep_ids(log, labels, np.asarray(log.array[box]))
 
 
-def _fresh_ids(log: Any, labels: np.ndarray) -> np.ndarray:
-    """``labels`` with every object renumbered to an id no object of ``log``'s image has."""
+def keep_ids(log: Any, labels: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Renumber the objects of ``labels`` (new labels of a region) against ``before`` (the
+    region's labels now): each old object's id goes to the new object that overlaps it most
+    (largest overlaps first, ties to the smaller new and old id; each id used once), every
+    other new object gets a fresh id from ``log.next_label``.
+
+    Examples
+    --------
+    Old object 1 was split in two (5 and 6, one voxel each of it: 5 keeps 1, 6 is new);
+    7 covers old 2::
+
+        before = [[1, 1, 0, 2, 2]], labels = [[5, 6, 0, 7, 7]]  ->  [[1, N, 0, 2, 2]]
+    """
+    labels = np.asarray(labels)
+    before = np.asarray(before)
+    if labels.shape != before.shape:
+        raise ValueError(f"labels {labels.shape} and before {before.shape} differ in shape")
+    both = (labels > 0) & (before > 0)
+    pairs, counts = np.unique(np.stack([labels[both], before[both]]).astype(np.int64), axis=1,
+                              return_counts=True)  # fmt: skip
+    order = np.lexsort((pairs[1], pairs[0], -counts))
+    given: dict[int, int] = {}
+    taken: set[int] = set()
+    for new, old in pairs[:, order].T.tolist():
+        if new not in given and old not in taken:
+            given[new] = old
+            taken.add(old)
     ids = np.unique(labels[labels > 0])
-    fresh = np.zeros(int(labels.max(initial=0)) + 1, np.int64)
-    fresh[ids] = [log.next_label() for _ in ids]
-    return fresh[labels].astype(log.array.dtype)
+    table = np.zeros(int(labels.max(initial=0)) + 1, np.int64)
+    for i in ids.tolist():
+        table[i] = given[i] if i in given else log.next_label()
+    return table[labels].astype(log.array.dtype)
 
 
 def instances_from_classes(
-    log: Any, classes: np.ndarray, *, object_class: int = 1, touching_class: int = 2
+    log: Any,
+    classes: np.ndarray,
+    before: np.ndarray,
+    *,
+    object_class: int = 1,
+    touching_class: int = 2,
 ) -> np.ndarray:
     """Instances from an edited background / object / touching (/ gap) class map: the
     connected components of the object class, touching voxels given to the nearest object
-    (eq 4.4), other classes background; ids fresh from ``log.next_label`` (the way back from
-    the touching view)."""
+    (eq 4.4), other classes background; ids kept from ``before`` (the region's labels now)
+    where the objects overlap, fresh from ``log.next_label`` otherwise (:func:`keep_ids`; the
+    way back from the touching view)."""
     from stratoseg.postprocess._methods import label_classes
 
-    return _fresh_ids(log, label_classes(np.asarray(classes), object_class, touching_class))
+    labels = label_classes(np.asarray(classes), object_class, touching_class)
+    return keep_ids(log, labels, before)

@@ -28,6 +28,7 @@ __all__ = [
     "format_summary",
     "paint_changes",
     "session_holding",
+    "sessions_of",
 ]
 
 
@@ -240,11 +241,13 @@ _SESSIONS: weakref.WeakSet[WorkspaceSession] = weakref.WeakSet()
 
 def session_holding(path: str | Path) -> WorkspaceSession | None:
     """The open session of this process that holds the workspace at ``path``, if any."""
+    return next((s for s in sessions_of(path) if s.ws.writable), None)
+
+
+def sessions_of(path: str | Path) -> list[WorkspaceSession]:
+    """The open sessions of this process on the workspace at ``path``, read-only ones too."""
     target = Path(path).resolve()
-    for session in list(_SESSIONS):
-        if Path(session.ws.path).resolve() == target and session.ws.writable:
-            return session
-    return None
+    return [s for s in list(_SESSIONS) if Path(s.ws.path).resolve() == target]
 
 
 class SessionSlot:

@@ -36,7 +36,7 @@ from stratoseg.widgets._finetune_helpers import (
     mark_reviewed,
     slice_region,
 )
-from stratoseg.widgets._workspace_helpers import session_holding
+from stratoseg.widgets._workspace_helpers import session_holding, sessions_of
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -105,6 +105,7 @@ class CorrectWidget(Container):
             for tool, key in SHORTCUTS.items()
         }  # fmt: skip
         self.status = Label(value="")
+        self.status.native.setWordWrap(True)  # long messages must not widen the dock
         fields = [self.label_layer, self.points_layer, self.h, self.order, self.probs]
         rerun = [self.method, self.params, self.slices, self.box_layer, self.preview_button,
                  self.apply_button, self.view_kind, self.view_button, self.back_button]  # fmt: skip
@@ -172,6 +173,11 @@ class CorrectWidget(Container):
             return None
         path, name = found
         session = session_holding(path)
+        if session is None and sessions_of(path):
+            self._report(f"{path.name} is open read-only: another window or process holds its "
+                         "writer lock. Close it there, then reopen the workspace with Load / "
+                         "Workspace to edit.", error=True)  # fmt: skip
+            return None
         if session is None:
             self._report(f"Open {path.name} with Load / Workspace first: it holds the writer "
                          "lock that edits need.", error=True)  # fmt: skip
@@ -360,7 +366,7 @@ class CorrectWidget(Container):
             return None
         view = self._viewer.layers[name]
         region = tuple(slice(a, b) for a, b in view.metadata["stratoseg_region"])
-        values = instances_from_classes(log, np.asarray(view.data))
+        values = instances_from_classes(log, np.asarray(view.data), np.asarray(log.array[region]))
         edit = log.apply(region, values, kind="touching-view")
         self._viewer.layers.remove(name)
         self.label_layer.value.refresh()
