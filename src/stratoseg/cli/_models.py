@@ -1,4 +1,5 @@
-"""``stratoseg models list`` and ``stratoseg models show``: the installed model packages."""
+"""``stratoseg models list|show|export|import``: the installed model packages, and moving
+them between machines."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from stratoseg.models import (
     BUILTIN_DIR,
     ENV_MODEL_DIR,
     ModelCard,
+    export_package,
+    import_package,
     list_models,
     read_card,
     resolve_model,
+    shadows_builtin,
     user_model_dir,
 )
 
@@ -20,10 +24,10 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    """Add ``models`` (with ``list`` and ``show``) to the ``stratoseg`` sub-parsers."""
+    """Add ``models`` (``list``, ``show``, ``export``, ``import``) to the sub-parsers."""
     p = sub.add_parser(
         "models",
-        help="list the installed model packages, or show one",
+        help="list, show, export or import model packages",
         description="Model packages are folders (or zips) with model.json and "
         f"model.safetensors. User packages live in ${ENV_MODEL_DIR} when set, else in the user "
         "data folder; they shadow built-in packages of the same name. See docs/models.md.",
@@ -36,6 +40,25 @@ def register(sub: Any) -> None:
     q.add_argument("model", metavar="NAME_OR_PATH", help="a registered name, or a package path")
     q.add_argument("--json", action="store_true", help="print the card as JSON")
     q.set_defaults(func=cmd_show)
+    q = actions.add_parser(
+        "export", help="write a package as one zip, to pass on",
+        description="Check a package (card, safetensors weights, every tensor against the "
+        "architecture) and write it as OUT.zip with model.json and model.safetensors.",
+    )  # fmt: skip
+    q.add_argument("model", metavar="NAME_OR_PATH", help="a registered name, or a package path")
+    q.add_argument("out", metavar="OUT.zip", help="the zip to write")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing OUT.zip")
+    q.set_defaults(func=cmd_export)
+    q = actions.add_parser(
+        "import", help="install a package zip or folder into your model folder",
+        description="Validate a package (no path traversal in the zip, safetensors only, a "
+        "known architecture, every tensor fits it) and install it as NAME/ in the user model "
+        f"folder (${ENV_MODEL_DIR} when set). A package named like a built-in one shadows it.",
+    )  # fmt: skip
+    q.add_argument("source", metavar="ZIP_OR_FOLDER", help="the package to install")
+    q.add_argument("--name", help="the name to register it under (default: its card's name)")
+    q.add_argument("--overwrite", action="store_true", help="replace an installed package")
+    q.set_defaults(func=cmd_import)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -121,4 +144,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     rows = _card_rows(card)
     rows["path"] = str(path)
     _kv(rows)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    out = export_package(args.model, args.out, overwrite=args.overwrite)
+    print(f"exported {args.model} to {out} ({out.stat().st_size / 2**20:.1f} MB)")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    path = import_package(args.source, name=args.name, overwrite=args.overwrite)
+    print(f"imported {args.source} as {path.name} into {path.parent}")
+    if shadows_builtin(path.name):
+        print(f"note: it shadows the built-in package {path.name}; remove {path} to use that again")
     return 0

@@ -8,7 +8,8 @@
 - :func:`save_package`, :func:`load_package`, :func:`read_card`: packages (a folder or zip with
   ``model.safetensors`` + ``model.json``; never pickles).
 - :func:`list_models`, :func:`resolve_model`, :func:`user_model_dir`: the built-in and user
-  package folders.
+  package folders; :func:`export_package` (a zip to pass on) and :func:`import_package` (a
+  zip or folder into the user folder, validated).
 
 See ``docs/models.md``.
 """
@@ -37,6 +38,12 @@ from stratoseg.models._registry import (
     resolve_model,
     user_model_dir,
 )
+from stratoseg.models._transfer import (
+    check_model_name,
+    export_package,
+    import_package,
+    shadows_builtin,
+)
 
 if TYPE_CHECKING:
     from stratoseg.models._unet import UNet, build_model, inference_copy
@@ -54,7 +61,10 @@ __all__ = [
     "UNet",
     "UNetConfig",
     "build_model",
+    "check_model_name",
     "describe_card_error",
+    "export_package",
+    "import_package",
     "inference_copy",
     "is_package",
     "list_models",
@@ -62,6 +72,7 @@ __all__ = [
     "read_card",
     "resolve_model",
     "save_package",
+    "shadows_builtin",
     "user_model_dir",
 ]
 
