@@ -26,22 +26,21 @@ The package is written to ``--out`` (default: the built-in folder) with its prov
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
+from _train_common import config_from, hardware, print_validation, ship
 
 from stratoseg.inference import segment_workspace
 from stratoseg.io import Volume
 from stratoseg.metrics import semantic_scores
-from stratoseg.models import BUILTIN_DIR, UNetConfig, load_package, read_card, save_package
+from stratoseg.models import BUILTIN_DIR, UNetConfig, load_package
 from stratoseg.synthetic import make_composite
-from stratoseg.training import TrainConfig, train
+from stratoseg.training import train
 from stratoseg.workspace import create_workspace
 
 NAME = "composite-ct-3phase"
@@ -106,36 +105,20 @@ def main() -> int:
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     image, labels = training_stack()
-    config = TrainConfig(
-        name=NAME,
+    config = config_from(
+        args,
+        NAME,
         architecture=UNetConfig(
             spatial_dims=2, in_channels=1, out_channels=3, depth=3, base_filters=16, context=3
         ),
-        loss=args.loss,
-        weights=args.weights,
-        patch=128,
-        batch_size=8,
-        steps=args.steps,
-        minutes=args.minutes,
-        lr=2e-3,
-        val_fraction=0.1,
-        val_every=250,
-        patience=None,
-        rare_share=args.rare_share,
-        seed=args.seed,
     )
-
-    def report(p: Any) -> None:
-        if p.validation:
-            print(f"step {p.step} ({p.seconds:.0f} s): loss {p.loss:.4f}, validation mean "
-                  f"Jaccard {p.validation['mean_jaccard']:.4f}", flush=True)  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"training on {image.shape} voxels of {len(TRAINING)} composites", flush=True)
         result = train(
             image, labels, np.ones(labels.shape, np.uint8), out=folder / NAME, config=config,
-            class_names=CLASSES, register=False, progress=report,
+            class_names=CLASSES, register=False, progress=print_validation,
             data={"synthetic": "make_composite, seeds 100-105 (scripts/train_composite_ct.py)",
                   "shape": list(image.shape)},
         )  # fmt: skip
@@ -148,23 +131,11 @@ def main() -> int:
                 "A 2.5D U-Net (3 slices) trained on synthetic composites with varied fibres, "
                 "pores, contrast, blur, noise and ring artefacts (scripts/train_composite_ct.py).",
                 "metrics": {**card.metrics, **metrics},
-                "provenance": {**card.provenance, "hardware": _hardware()},
+                "provenance": {**card.provenance, "hardware": hardware()},
             }
         )
-        if args.out.exists():
-            import shutil
-
-            shutil.rmtree(args.out)
-        save_package(model, card, args.out)
-    size = sum(p.stat().st_size for p in args.out.iterdir())
-    print(f"wrote {args.out} ({size / 1e6:.1f} MB); card: {read_card(args.out).name}")
+        ship(model, card, args.out)
     return 0
-
-
-def _hardware() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU, {len(os.sched_getaffinity(0))} cores, torch {torch.__version__}"
 
 
 if __name__ == "__main__":

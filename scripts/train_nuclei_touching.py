@@ -1,0 +1,220 @@
+"""Train the built-in model ``nuclei-touching-2d`` on DSB2018 nuclei and measure it.
+
+Run: ``python scripts/train_nuclei_touching.py`` (about 25 minutes on 2 CPU cores; a GPU is
+used when there is one). Needs ``../shared/data/dsb2018-nuclei`` (80 fluorescence images with
+instance labels, drawn by people). It reproduces
+``src/stratoseg/models/builtin/nuclei-touching-2d/``:
+
+1. **Split, fixed by image** (sorted by name, index ``i``): test ``i % 4 == 3`` (20 images,
+   never seen), tuning ``i % 8 == 1`` (10 images: the post-processing thresholds are chosen
+   on them), training the other 50 (the training loop holds out 10 % of them for
+   validation).
+2. **Input**: each image is scaled by its own 1st and 99.8th percentiles, which the card
+   records as the model's normalisation (so a user's image is treated the same way). The
+   training images are stacked (padded to a common size; the padding is not reviewed, so it is
+   never learnt from).
+3. **Target and loss**: background / nucleus / touching (eq 4.1 of Guerrero Peña's thesis, the
+   ``touching`` target), a 2-D U-Net (depth 4, 16 filters), cross-entropy + Jaccard loss by
+   default (``--loss``, ``--weights`` to compare others: ``ce`` with ``w3`` weights is
+   chapter 4's), half the patches centred on touching pixels.
+4. **Post-processing**: MAP (touching pixels to the nearest nucleus), thresholded maps
+   (Algorithm 2, eq 4.4) and the watershed on z2 - z1 (§4.2.4), thresholds from a grid
+   tuned on the tuning images by mean PQ.
+5. **Test**: on the 20 held-out images, mean per image of PQ, SQ, RQ and detection F1
+   (IoU > 0.5) for each post-processing, into the card's metrics (``test_<method>_<score>``);
+   the best method and its thresholds become the card's recommended post-processing.
+
+The package is written to ``--out`` (default: the built-in folder) with its provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+import torch
+from _train_common import (
+    SHARED_DATA,
+    absent,
+    config_from,
+    fresh_provenance,
+    hardware,
+    print_validation,
+    ship,
+)
+
+from stratoseg.inference import predict_lazy
+from stratoseg.metrics import match_instances
+from stratoseg.models import (
+    BUILTIN_DIR,
+    ModelCard,
+    NormSpec,
+    UNetConfig,
+    build_model,
+    load_package,
+    save_package,
+)
+from stratoseg.postprocess import postprocess
+from stratoseg.training import train
+
+NAME = "nuclei-touching-2d"
+CLASSES = ["background", "nucleus", "touching"]
+DATA = SHARED_DATA / "dsb2018-nuclei"
+LOW, HIGH = 1.0, 99.8
+GRID: dict[str, list[dict[str, Any]]] = {
+    "map": [{"instances": True}],
+    "threshold": [{"gamma1": a, "gamma2": b} for a, b in
+                  itertools.product([0.3, 0.4, 0.5, 0.6], [0.2, 0.3, 0.4, 0.5])],
+    "watershed": [{"tau0": a, "tau1": b} for a, b in
+                  itertools.product([0.4, 0.5, 0.6, 0.7], [0.5, 0.6, 0.7, 0.8, 0.9])],
+}  # fmt: skip
+
+
+def split() -> dict[str, list[Path]]:
+    """The fixed split by image: test, tune and train (see the module docstring)."""
+    files = sorted((DATA / "images").glob("*.tif"))
+    if len(files) != 80:
+        raise SystemExit(f"expected the 80 images of {DATA}, found {len(files)}")
+    parts: dict[str, list[Path]] = {"test": [], "tune": [], "train": []}
+    for i, f in enumerate(files):
+        parts["test" if i % 4 == 3 else "tune" if i % 8 == 1 else "train"].append(f)
+    return parts
+
+
+def read(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """An image scaled by its own percentiles (``LOW`` to 0, ``HIGH`` to 1, as the card's
+    percentile normalisation does at inference), and its instance labels."""
+    image = tifffile.imread(path).astype(np.float32)
+    lo, hi = np.percentile(image, [LOW, HIGH])
+    labels = tifffile.imread(DATA / "labels" / path.name).astype(np.uint32)
+    return (image - lo) / max(float(hi - lo), 1e-6), labels
+
+
+def initial_package(folder: Path, config: UNetConfig, seed: int) -> Path:
+    """A new network whose card reads the stack as it is (``fixed`` 0..1): the stack is
+    already normalised image by image, which one percentile pass over it would not do."""
+    card = ModelCard.model_validate({
+        "name": NAME,
+        "architecture": {"kind": "unet", "config": config},
+        "input": {"channels": [{"source": "image"}],
+                  "normalisation": {"kind": "fixed", "low": 0.0, "high": 1.0}},
+        "classes": [{"name": n} for n in CLASSES],
+        "receptive_field": config.receptive_field,
+    })  # fmt: skip
+    torch.manual_seed(seed)
+    return save_package(build_model(config), card, folder / "initial")
+
+
+def training_stack(files: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training images stacked along z, zero-padded to a common size; reviewed = real."""
+    pairs = [read(f) for f in files]
+    h = max(p[0].shape[0] for p in pairs)
+    w = max(p[0].shape[1] for p in pairs)
+    image = np.zeros((len(pairs), h, w), np.float32)
+    labels = np.zeros((len(pairs), h, w), np.uint32)
+    reviewed = np.zeros((len(pairs), h, w), np.uint8)
+    for z, (im, lb) in enumerate(pairs):
+        image[z, : im.shape[0], : im.shape[1]] = im
+        labels[z, : lb.shape[0], : lb.shape[1]] = lb
+        reviewed[z, : im.shape[0], : im.shape[1]] = 1
+    return image, labels, reviewed
+
+
+def probabilities(package: Path, files: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(class probabilities, ground truth) of each image, predicted as a user would."""
+    out = []
+    for f in files:
+        raw = tifffile.imread(f)
+        _, truth = read(f)
+        probs = np.asarray(predict_lazy(raw, package, tiling="gaussian").compute())
+        out.append((probs, truth))
+    return out
+
+
+def scores(cases: list[tuple[np.ndarray, np.ndarray]], method: str, params: dict) -> dict:
+    rows = [match_instances(postprocess(z, method, **params), g) for z, g in cases]
+    return {k: float(np.mean([getattr(r, k) for r in rows])) for k in ("pq", "sq", "rq", "f1")}
+
+
+def tune_and_test(package: Path, parts: dict[str, list[Path]]) -> tuple[dict, dict]:
+    """Thresholds chosen on the tuning images; scores of every method on the test images."""
+    tune = probabilities(package, parts["tune"])
+    test = probabilities(package, parts["test"])
+    metrics: dict[str, float] = {}
+    best: dict[str, Any] = {}
+    for method, grid in GRID.items():
+        chosen = max(grid, key=lambda p: scores(tune, method, p)["pq"])
+        s = scores(test, method, chosen)
+        print(f"{method} {chosen}: test PQ {s['pq']:.4f} SQ {s['sq']:.4f} RQ {s['rq']:.4f} "
+              f"F1 {s['f1']:.4f}", flush=True)  # fmt: skip
+        for k, v in s.items():
+            metrics[f"test_{method}_{k}"] = v
+        if not best or s["pq"] > best["pq"]:
+            best = {"pq": s["pq"], "kind": method, **chosen}
+    best.pop("pq")
+    return metrics, best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=BUILTIN_DIR / NAME)
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--minutes", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", default="ce-jaccard")
+    parser.add_argument("--weights", default="none")
+    parser.add_argument("--filters", type=int, default=16)
+    parser.add_argument("--rare-share", type=float, default=0.5)
+    args = parser.parse_args()
+    if absent(DATA):
+        return 2
+    torch.manual_seed(args.seed)
+    parts = split()
+    image, labels, reviewed = training_stack(parts["train"])
+    arch = UNetConfig(
+        spatial_dims=2, in_channels=1, out_channels=3, depth=4, base_filters=args.filters
+    )
+    config = config_from(args, NAME, target="touching")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"training on {len(parts['train'])} images, stack {image.shape}", flush=True)
+        start_from = initial_package(folder, arch, args.seed)
+        result = train(
+            image, labels, reviewed, out=folder / NAME, config=config,
+            base_model=start_from, register=False, progress=print_validation,
+            data={"dsb2018-nuclei": f"{len(parts['train'])} training images "
+                  "(scripts/train_nuclei_touching.py split)", "shape": list(image.shape)},
+        )  # fmt: skip
+        print(f"trained: {result.steps} steps in {result.seconds:.0f} s", flush=True)
+        model, card = load_package(result.path)
+        card = card.model_copy(update={"input": card.input.model_copy(update={
+            "normalisation": NormSpec(kind="percentile", low=LOW, high=HIGH)})})  # fmt: skip
+        save_package(model, card, result.path, overwrite=True)
+        start = time.perf_counter()
+        metrics, best = tune_and_test(result.path, parts)
+        print(f"tuned and tested in {time.perf_counter() - start:.0f} s; recommended {best}")
+        card = card.model_copy(
+            update={
+                "description": "Touching nuclei in fluorescence microscopy (2-D): background, "
+                "nucleus, touching (eq 4.1). A 2-D U-Net trained on 50 DSB2018 images "
+                "(scripts/train_nuclei_touching.py); instances by the recommended "
+                "post-processing.",
+                "metrics": {**card.metrics, **metrics},
+                "recommended": {**card.recommended, "tiling": "gaussian", "postprocess": best},
+                "provenance": fresh_provenance(card, hardware=hardware()),
+            }
+        )  # fmt: skip
+        ship(model, card, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
