@@ -21,12 +21,14 @@ four predictions; about an hour on 2 CPU cores, minutes on a GPU). Needs
    (eqs 13-14, ``stratified`` tiling).
 4. **Score**: V_Rand (α = 0.5, foreground-restricted, thinned boundaries: the challenge's
    definition, :func:`stratoseg.metrics.v_rand` of :func:`segments_from_boundaries`) per test
-   slice of the membrane probability map; reported as mean ± standard deviation over the five
-   slices, at the threshold 0.5 and at the best of 0.1 ... 0.9 (the challenge ranked by the
-   best threshold).
+   slice of the membrane probability map, mean ± standard deviation over the five slices, at
+   three membrane thresholds: 0.5; the one that scores best on the *training* slices (the
+   shipped setting, chosen without the test); and the best for the test slices themselves
+   (the challenge ranked entries that way; optimistic).
 
-The best of the four combinations is written to ``--out`` (default: the built-in folder) with
-the table in its card's metrics and the sampling as its recommended tiling.
+The combination with the best shipped-setting score is written to ``--out`` (default: the
+built-in folder) with the table in its card's metrics, the sampling as its recommended tiling
+and the tuned threshold as ``membrane_threshold``.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ SAMPLINGS = {
     "uniform": {"tiling": "crop", "halo": 0, "window": PATCH},
     "stratified": {"tiling": "stratified", "passes": PASSES, "window": PATCH},
 }
-THRESHOLDS = [round(0.1 * k, 1) for k in range(1, 10)]
+THRESHOLDS = [0.02, 0.05] + [round(0.1 * k, 1) for k in range(1, 10)]
 
 
 def initial_package(folder: Path, data: str, seed: int) -> Path:
@@ -86,22 +88,37 @@ def initial_package(folder: Path, data: str, seed: int) -> Path:
 
 
 def ground_truth(labels: np.ndarray) -> list[np.ndarray]:
-    """Each test slice's cells (4-connected regions between the drawn membranes)."""
+    """Each slice's cells (4-connected regions between the drawn membranes)."""
     four = ndi.generate_binary_structure(2, 1)
     return [ndi.label(plane != 0, structure=four)[0] for plane in labels]
 
 
-def score(membrane: np.ndarray, truth: list[np.ndarray]) -> dict[str, float]:
-    """V_Rand (thinned) per slice at each threshold: the mean and std at 0.5 and at the best."""
-    table = np.array([[v_rand(segments_from_boundaries(m, threshold=t, thin=True), g).score
-                       for m, g in zip(membrane, truth, strict=True)]
-                      for t in THRESHOLDS])  # fmt: skip
-    best = int(np.argmax(table.mean(axis=1)))
-    half = THRESHOLDS.index(0.5)
-    return {"v_rand": float(table[half].mean()), "v_rand_std": float(table[half].std()),
-            "v_rand_best": float(table[best].mean()),
-            "v_rand_best_std": float(table[best].std()),
-            "best_threshold": THRESHOLDS[best]}  # fmt: skip
+def v_rand_table(membrane: np.ndarray, truth: list[np.ndarray]) -> np.ndarray:
+    """V_Rand (thinned) of each slice (columns) at each of ``THRESHOLDS`` (rows)."""
+    return np.array([[v_rand(segments_from_boundaries(m, threshold=t, thin=True), g).score
+                      for m, g in zip(membrane, truth, strict=True)]
+                     for t in THRESHOLDS])  # fmt: skip
+
+
+def evaluate(
+    package: Path, sampling: str, image: np.ndarray, truth: list[np.ndarray],
+    train_image: np.ndarray, train_truth: list[np.ndarray],
+) -> dict[str, float]:  # fmt: skip
+    """V_Rand on the test slices, mean and std over them: at 0.5, at the threshold chosen on
+    the training slices (the shipped setting: the test never chooses anything), and at the
+    best threshold for the test itself (the challenge's ranking, optimistic)."""
+    opts = SAMPLINGS[sampling]
+    tuned = v_rand_table(np.asarray(predict_lazy(train_image, package, **opts).compute())[1],
+                         train_truth).mean(axis=1)  # fmt: skip
+    table = v_rand_table(np.asarray(predict_lazy(image, package, **opts).compute())[1], truth)
+    pick = {"half": THRESHOLDS.index(0.5), "tuned": int(np.argmax(tuned)),
+            "best": int(np.argmax(table.mean(axis=1)))}  # fmt: skip
+    out: dict[str, float] = {}
+    for name, row in pick.items():
+        out[f"v_rand_{name}"] = float(table[row].mean())
+        out[f"v_rand_{name}_std"] = float(table[row].std())
+        out[f"threshold_{name}"] = THRESHOLDS[row]
+    return out
 
 
 def main() -> int:
@@ -116,7 +133,7 @@ def main() -> int:
     image = tifffile.imread(DATA / "train-volume.tif")
     labels = tifffile.imread(DATA / "train-labels.tif")
     membrane = (labels == 0).astype(np.uint8)  # the challenge's convention: 0 = membrane
-    truth = ground_truth(labels[TEST])
+    truth, train_truth = ground_truth(labels[TEST]), ground_truth(labels[TRAIN])
     results: dict[tuple[str, str], dict[str, float]] = {}
     packages: dict[str, Path] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,14 +153,20 @@ def main() -> int:
             )  # fmt: skip
             print(f"  {result.steps} steps in {result.seconds:.0f} s", flush=True)
             packages[data] = result.path
-            for sampling, opts in SAMPLINGS.items():
-                probs = predict_lazy(image[TEST], result.path, **opts).compute()
-                s = score(np.asarray(probs)[1], truth)
+            for sampling in SAMPLINGS:
+                s = evaluate(result.path, sampling, image[TEST], truth, image[TRAIN],
+                             train_truth)  # fmt: skip
                 results[data, sampling] = s
-                print(f"  {data} / {sampling}: V_Rand {s['v_rand']:.4f} ± {s['v_rand_std']:.4f}"
-                      f" (0.5), {s['v_rand_best']:.4f} ± {s['v_rand_best_std']:.4f} (best, "
-                      f"{s['best_threshold']})", flush=True)  # fmt: skip
-        data, sampling = max(results, key=lambda k: results[k]["v_rand"])
+                print(
+                    f"  {data} / {sampling}: V_Rand "
+                    + ", ".join(
+                        f"{s[f'v_rand_{k}']:.4f} ± {s[f'v_rand_{k}_std']:.4f} ({k}, "
+                        f"{s[f'threshold_{k}']})"
+                        for k in ("half", "tuned", "best")
+                    ),
+                    flush=True,
+                )
+        data, sampling = max(results, key=lambda k: results[k]["v_rand_tuned"])
         model, card = load_package(packages[data])
         metrics = {f"test_{d}_{s}_{k}": v for (d, s), r in results.items() for k, v in r.items()}
         card = card.model_copy(update={
@@ -151,7 +174,8 @@ def main() -> int:
             f"patch-wise U-Net of Hammoumi et al. (2021), {data} input, trained on ISBI 2012 "
             "slices 0-24 (scripts/train_em_membranes.py).",
             "metrics": {**card.metrics, **metrics},
-            "recommended": {**card.recommended, **SAMPLINGS[sampling]},
+            "recommended": {**card.recommended, **SAMPLINGS[sampling],
+                            "membrane_threshold": results[data, sampling]["threshold_tuned"]},
             "provenance": fresh_provenance(card, hardware=hardware(), minutes=args.minutes),
         })  # fmt: skip
         ship(model, card, args.out)

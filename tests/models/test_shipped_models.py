@@ -50,9 +50,32 @@ def _nuclei(data: Path) -> None:
     assert 0.7 * drawn <= found <= 1.3 * drawn, (found, drawn)
 
 
+def _membranes(data: Path) -> None:
+    """A 192 x 192 crop of held-out ISBI 2012 slice 27, predicted with the card's settings:
+    membrane and cell both predicted, the membrane share near the drawn one, and about as many
+    cells between the thresholded membranes as people drew."""
+    from scipy import ndimage as ndi
+
+    from stratoseg.metrics import segments_from_boundaries
+
+    folder = data / "isbi2012"
+    image = tifffile.imread(folder / "train-volume.tif")[27, :192, :192]
+    drawn = tifffile.imread(folder / "train-labels.tif")[27, :192, :192] == 0
+    card = read_card(BUILTIN_DIR / "em-membranes-2d")
+    opts = {k: card.recommended[k] for k in ("tiling", "passes", "window")}
+    membrane = np.asarray(predict_lazy(image, "em-membranes-2d", **opts).compute())[1]
+    found = membrane > card.recommended["membrane_threshold"]
+    assert 0 < found.mean() < 1
+    assert abs(found.mean() - drawn.mean()) < 0.15, (found.mean(), drawn.mean())
+    cells = len(np.unique(segments_from_boundaries(membrane, threshold=0.1))) - 1
+    truth = ndi.label(~drawn, structure=ndi.generate_binary_structure(2, 1))[1]
+    assert 0.5 * truth <= cells <= 2 * truth, (cells, truth)
+
+
 SMOKE: dict[str, tuple[Callable[[Path], None], bool]] = {
     # name: (check, needs ../shared/data)
     "composite-ct-3phase": (_composite, False),
+    "em-membranes-2d": (_membranes, True),
     "nuclei-touching-2d": (_nuclei, True),
 }
 
