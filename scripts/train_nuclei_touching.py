@@ -132,7 +132,7 @@ def probabilities(package: Path, files: list[Path]) -> list[tuple[np.ndarray, np
     out = []
     for f in files:
         raw = tifffile.imread(f)
-        _, truth = read(f)
+        truth = tifffile.imread(DATA / "labels" / f.name).astype(np.uint32)
         probs = np.asarray(predict_lazy(raw, package, tiling="gaussian").compute())
         out.append((probs, truth))
     return out

@@ -4,7 +4,6 @@ nothing installed."""
 
 from __future__ import annotations
 
-import io
 import json
 import pickle
 import zipfile
@@ -159,6 +158,6 @@ def test_cli_export_and_import_the_built_in_model(
     assert main(["models", "export", "composite-ct-3phase", str(tmp_path / "x.tgz")]) == 2
     assert "out must be a .zip file" in capsys.readouterr().err
     garbage = tmp_path / "garbage.zip"
-    garbage.write_bytes(io.BytesIO(b"not a zip").getvalue())
+    garbage.write_bytes(b"not a zip")
     assert main(["models", "import", str(garbage)]) == 2
     assert "is not a model package" in capsys.readouterr().err

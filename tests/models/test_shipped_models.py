@@ -64,10 +64,11 @@ def _membranes(data: Path) -> None:
     card = read_card(BUILTIN_DIR / "em-membranes-2d")
     opts = {k: card.recommended[k] for k in ("tiling", "passes", "window")}
     membrane = np.asarray(predict_lazy(image, "em-membranes-2d", **opts).compute())[1]
-    found = membrane > card.recommended["membrane_threshold"]
+    threshold = card.recommended["membrane_threshold"]
+    found = membrane > threshold
     assert 0 < found.mean() < 1
     assert abs(found.mean() - drawn.mean()) < 0.15, (found.mean(), drawn.mean())
-    cells = len(np.unique(segments_from_boundaries(membrane, threshold=0.1))) - 1
+    cells = len(np.unique(segments_from_boundaries(membrane, threshold=threshold))) - 1
     truth = ndi.label(~drawn, structure=ndi.generate_binary_structure(2, 1))[1]
     assert 0.5 * truth <= cells <= 2 * truth, (cells, truth)
 

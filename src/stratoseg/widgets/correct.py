@@ -366,8 +366,9 @@ class CorrectWidget(Container):
             return None
         view = self._viewer.layers[name]
         region = tuple(slice(a, b) for a, b in view.metadata["stratoseg_region"])
-        values = instances_from_classes(log, np.asarray(view.data), np.asarray(log.array[region]))
-        edit = log.apply(region, values, kind="touching-view")
+        before = np.asarray(log.array[region])
+        values = instances_from_classes(log, np.asarray(view.data), before)
+        edit = log.apply(region, values, kind="touching-view", before=before)
         self._viewer.layers.remove(name)
         self.label_layer.value.refresh()
         self._table = None
