@@ -11,6 +11,7 @@ import dask.array as da
 import zarr
 
 from stratoseg._progress import dask_progress
+from stratoseg._threads import joined_store
 from stratoseg.cli._progress import progress_bar
 from stratoseg.io import atomic_output, check_output_path, write_tiffs
 
@@ -85,7 +86,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
                     _zarr_like(t_img, vol.image, vol.voxel_size),
                     _zarr_like(t_gt, vol.labels, vol.voxel_size, classes=vol.classes),
                 ]
-                da.store([vol.image, vol.labels], targets, lock=False)  # type: ignore[arg-type]
+                joined_store([vol.image, vol.labels], targets)
         else:
             write_tiffs(
                 [vol.image, vol.labels],

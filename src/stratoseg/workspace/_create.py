@@ -15,6 +15,7 @@ import zarr
 from stratoseg import __version__
 from stratoseg._errors import check_positive_ints
 from stratoseg._progress import ProgressFn, StopFn, dask_progress
+from stratoseg._threads import joined_store
 from stratoseg.io import Volume, atomic_output, normalize_unit, open_volume
 from stratoseg.workspace._journal import Journal
 from stratoseg.workspace._labels import write_label_group
@@ -298,4 +299,4 @@ def _copy_pyramid(
         )
         sources.append(level.rechunk(lchunks))
         targets.append(arr)
-    da.store(sources, targets, lock=False, compute=True)  # type: ignore[arg-type]
+    joined_store(sources, targets)

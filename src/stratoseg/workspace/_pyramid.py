@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import dask.array as da
 import zarr
 
+from stratoseg._threads import joined_store
+
 __all__ = ["pyramid_factors", "store"]
 
 #: Stop adding levels once the largest in-plane size is at most this.
@@ -48,4 +50,4 @@ def pyramid_factors(
 def store(arr: da.Array, target: zarr.Array) -> None:
     """Write a dask array into a zarr array, each target chunk exactly once."""
     chunks = tuple(int(c) for c in target.chunks)
-    arr.rechunk(chunks).store(target, lock=False, compute=True)
+    joined_store(arr.rechunk(chunks), target)
