@@ -31,8 +31,10 @@ def boundary_watershed(
 
     1. the boundary map is ``b >= threshold``;
     2. the distance of each interior voxel to it has a dome per cell; its h-maxima
-       (height ``h`` voxels) are the markers of a watershed of the negated distance, with
-       watershed lines;
+       (height ``h`` voxels) are the markers of a watershed of the negated distance; its lines
+       are, of each two face neighbours in different basins, the one with the higher ``b`` (no
+       face path crosses them; scikit-image's ``watershed_line`` gives the same kind of line
+       but took minutes on a 25 x 250 x 250 map that the plain watershed floods in a second);
     3. the parts of the lines that are not already boundary are candidate segments
        (connected components, full connectivity); a segment is added to the boundary map when
        the mean of ``b`` along it is at least ``segment_threshold``: a real gap in a membrane
@@ -65,8 +67,8 @@ def boundary_watershed(
         dist = ndi.distance_transform_edt(interior)
         peaks = h_maxima(dist, float(h)).astype(bool) & interior
         markers, _ = ndi.label(peaks, structure=np.ones((3,) * b.ndim, bool))
-        basins = watershed(-dist, markers=markers, connectivity=1, watershed_line=True)
-        candidates = (basins == 0) & interior
+        basins = watershed(-dist, markers=markers, connectivity=1)
+        candidates = ((basins == 0) | _lines(basins, b)) & interior
         segments, n = ndi.label(candidates, structure=np.ones((3,) * b.ndim, bool))
         if n:
             means = ndi.mean(b, labels=segments, index=np.arange(1, n + 1))
@@ -79,3 +81,24 @@ def boundary_watershed(
     if assign_boundaries and cells.any():
         cells = watershed(b, markers=cells, connectivity=1).astype(np.int32)
     return cells
+
+
+def _lines(basins: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Of each two face neighbours in different basins, the one with the higher ``b`` (the
+    first on a tie): a line that no face path between basins avoids, on the membrane's side.
+
+    Examples
+    --------
+    >>> _lines(np.array([[1, 1, 2, 2]]), np.array([[0.0, 0.1, 0.4, 0.0]])).astype(int).tolist()
+    [[0, 0, 1, 0]]
+    """
+    line = np.zeros(basins.shape, bool)
+    for axis in range(basins.ndim):
+        a = [slice(None)] * basins.ndim
+        c = [slice(None)] * basins.ndim
+        a[axis], c[axis] = slice(None, -1), slice(1, None)
+        differ = basins[tuple(a)] != basins[tuple(c)]
+        first = b[tuple(a)] >= b[tuple(c)]
+        line[tuple(a)] |= differ & first
+        line[tuple(c)] |= differ & ~first
+    return line
