@@ -21,8 +21,10 @@ minutes of tuning and testing on 2 CPU cores). Needs ``../shared/data/fibsem-med
      components (face connectivity), give the boundary voxels to the nearest component (a
      watershed of ``b``);
    - *boundary watershed* (Herreros §3.2.8, :func:`stratoseg.postprocess.boundary_watershed`):
-     the same, plus the watershed lines of the distance map's h-maxima closing the membranes
-     where ``b`` is raised along them, and fragments under ``min_size`` voxels absorbed.
+     the same, plus the watershed lines between the distance map's h-maxima (a watershed of
+     the negated distance, the paper's, or of ``b``: ``flood``) closing the membranes where
+     ``b`` is at least ``segment_threshold`` along them, and fragments under ``min_size``
+     voxels absorbed.
 
    Each has its parameters chosen on z 150-174 by the lowest adapted Rand error.
 5. **Score on z >= 175**: adapted Rand error (CREMI/SNEMI, ground-truth 0 ignored), VOI split
@@ -77,11 +79,12 @@ TRAIN, TUNE, TEST = slice(0, 150), slice(150, 175), slice(175, 250)
 TILING = {"tiling": "gaussian"}
 BASELINE_GRID = [{"threshold": round(0.1 * k, 1)} for k in range(1, 10)]
 WATERSHED_GRID = [
-    {"threshold": t, "h": h, "segment_threshold": s, "min_size": m, "assign_boundaries": True}
-    for t, h, s, m in itertools.product(
-        [0.3, 0.5, 0.7], [1.0, 2.0, 4.0], [0.0, 0.3, 0.5], [0, 200]
+    {"threshold": t, "h": h, "segment_threshold": s, "min_size": m, "flood": f,
+     "assign_boundaries": True}
+    for t, h, s, m, f in itertools.product(
+        [0.3, 0.5], [1.0, 2.0], [0.0, 0.3], [0, 200], ["distance", "boundary"]
     )
-]
+]  # fmt: skip
 
 
 def initial_package(folder: Path, seed: int) -> Path:

@@ -50,7 +50,7 @@ from _train_common import (
     ship,
 )
 
-from stratoseg.inference import predict_lazy
+from stratoseg.inference import foreground_confidence, predict_at_scale
 from stratoseg.metrics import match_instances
 from stratoseg.models import (
     BUILTIN_DIR,
@@ -68,6 +68,9 @@ NAME = "nuclei-touching-2d"
 CLASSES = ["background", "nucleus", "touching"]
 DATA = SHARED_DATA / "dsb2018-nuclei"
 LOW, HIGH = 1.0, 99.8
+#: Candidate scales of the prediction, and margins of the scale choice to tune
+SCALES = (1.0, 0.5)
+MARGINS = [0.0, 0.02, 0.04, 0.06, 0.08]
 GRID: dict[str, list[dict[str, Any]]] = {
     "map": [{"instances": True}],
     "threshold": [{"gamma1": a, "gamma2": b} for a, b in
@@ -127,39 +130,111 @@ def training_stack(files: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return image, labels, reviewed
 
 
-def probabilities(package: Path, files: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(class probabilities, ground truth) of each image, predicted as a user would."""
+def probabilities(package: Path, files: list[Path]) -> list[dict[float, tuple[np.ndarray, float]]]:
+    """Each image's class probabilities and foreground confidence at each of ``SCALES``,
+    predicted as a user would (:func:`stratoseg.inference.predict_at_scale`)."""
     out = []
     for f in files:
         raw = tifffile.imread(f)
-        truth = tifffile.imread(DATA / "labels" / f.name).astype(np.uint32)
-        probs = np.asarray(predict_lazy(raw, package, tiling="gaussian").compute())
-        out.append((probs, truth))
+        by_scale = {}
+        for s in SCALES:
+            probs = predict_at_scale(raw, package, s, tiling="gaussian")
+            by_scale[s] = (probs, foreground_confidence(probs))
+        out.append(by_scale)
     return out
 
 
-def scores(cases: list[tuple[np.ndarray, np.ndarray]], method: str, params: dict) -> dict:
-    rows = [match_instances(postprocess(z, method, **params), g) for z, g in cases]
-    return {k: float(np.mean([getattr(r, k) for r in rows])) for k in ("pq", "sq", "rq", "f1")}
+def truths(files: list[Path]) -> list[np.ndarray]:
+    return [tifffile.imread(DATA / "labels" / f.name).astype(np.uint32) for f in files]
 
 
-def tune_and_test(package: Path, parts: dict[str, list[Path]]) -> tuple[dict, dict]:
-    """Thresholds chosen on the tuning images; scores of every method on the test images."""
-    tune = probabilities(package, parts["tune"])
-    test = probabilities(package, parts["test"])
-    metrics: dict[str, float] = {}
-    best: dict[str, Any] = {}
+def chosen_scales(cases: list[dict[float, tuple[np.ndarray, float]]], margin: float) -> list:
+    """The scale :func:`stratoseg.inference.predict_scaled` takes for each image."""
+    picks = []
+    for by_scale in cases:
+        best = max(by_scale, key=lambda s: by_scale[s][1])
+        picks.append(best if by_scale[best][1] > by_scale[1.0][1] + margin else 1.0)
+    return picks
+
+
+def score_table(cases: list, gts: list[np.ndarray]) -> dict[tuple, list]:
+    """PQ, SQ, RQ and F1 of every image at every scale for every method and parameters."""
+    table: dict[tuple, list] = {}
     for method, grid in GRID.items():
-        chosen = max(grid, key=lambda p: scores(tune, method, p)["pq"])
-        s = scores(test, method, chosen)
-        print(f"{method} {chosen}: test PQ {s['pq']:.4f} SQ {s['sq']:.4f} RQ {s['rq']:.4f} "
-              f"F1 {s['f1']:.4f}", flush=True)  # fmt: skip
-        for k, v in s.items():
-            metrics[f"test_{method}_{k}"] = v
-        if not best or s["pq"] > best["pq"]:
-            best = {"pq": s["pq"], "kind": method, **chosen}
+        for k, params in enumerate(grid):
+            for s in SCALES:
+                rows = [match_instances(postprocess(c[s][0], method, **params), g)
+                        for c, g in zip(cases, gts, strict=True)]  # fmt: skip
+                table[method, k, s] = [{m: getattr(r, m) for m in ("pq", "sq", "rq", "f1")}
+                                       for r in rows]  # fmt: skip
+    return table
+
+
+def mean_scores(table: dict, method: str, k: int, picks: list[float]) -> dict[str, float]:
+    rows = [table[method, k, s][i] for i, s in enumerate(picks)]
+    return {m: float(np.mean([r[m] for r in rows])) for m in ("pq", "sq", "rq", "f1")}
+
+
+def tune_and_test(package: Path, parts: dict[str, list[Path]]) -> tuple[dict, dict, float]:
+    """The margin of the scale choice and each method's thresholds chosen on the tuning
+    images by mean PQ; every method's scores on the test images, at scale 1 and with the
+    scale choice."""
+    tune, test = probabilities(package, parts["tune"]), probabilities(package, parts["test"])
+    tune_t = score_table(tune, truths(parts["tune"]))
+    test_t = score_table(test, truths(parts["test"]))
+    # the margin: the middle of those that give the best tuning PQ (their choices agree)
+    best_pq = {m: max(mean_scores(tune_t, meth, k, chosen_scales(tune, m))["pq"]
+                      for meth, grid in GRID.items() for k in range(len(grid)))
+               for m in MARGINS}  # fmt: skip
+    top = [m for m in MARGINS if best_pq[m] >= max(best_pq.values()) - 1e-9]
+    margin = top[len(top) // 2]
+    picks = {"scaled": (chosen_scales(tune, margin), chosen_scales(test, margin)),
+             "scale1": ([1.0] * len(tune), [1.0] * len(test))}  # fmt: skip
+    print(
+        f"scale margin {margin} (tuning PQ by margin: {best_pq}); test images at 0.5: "
+        f"{sum(s != 1.0 for s in picks['scaled'][1])} of {len(test)}",
+        flush=True,
+    )
+    metrics: dict[str, float] = {"scale_margin": margin}
+    best: dict[str, Any] = {}
+    for mode, (tune_picks, test_picks) in picks.items():
+        prefix = "test_" if mode == "scaled" else "test_scale1_"
+        for method, grid in GRID.items():
+            k = max(
+                range(len(grid)), key=lambda k: mean_scores(tune_t, method, k, tune_picks)["pq"]
+            )
+            s = mean_scores(test_t, method, k, test_picks)
+            print(f"{mode} {method} {grid[k]}: test PQ {s['pq']:.4f} SQ {s['sq']:.4f} RQ "
+                  f"{s['rq']:.4f} F1 {s['f1']:.4f}", flush=True)  # fmt: skip
+            metrics.update({f"{prefix}{method}_{m}": v for m, v in s.items()})
+            tuned = mean_scores(tune_t, method, k, tune_picks)["pq"]
+            if mode == "scaled" and (not best or tuned > best["pq"]):
+                best = {"pq": tuned, "kind": method, **grid[k]}  # chosen on the tuning images
     best.pop("pq")
-    return metrics, best
+    return metrics, best, margin
+
+
+def trained(args: argparse.Namespace, parts: dict[str, list[Path]], folder: Path) -> Path:
+    """A new network trained on the training images; its card normalises by percentiles."""
+    image, labels, reviewed = training_stack(parts["train"])
+    arch = UNetConfig(
+        spatial_dims=2, in_channels=1, out_channels=3, depth=4, base_filters=args.filters
+    )
+    config = config_from(args, NAME, target="touching")
+    print(f"training on {len(parts['train'])} images, stack {image.shape}", flush=True)
+    result = train(
+        image, labels, reviewed, out=folder / NAME, config=config,
+        base_model=initial_package(folder, arch, args.seed), register=False,
+        progress=print_validation,
+        data={"dsb2018-nuclei": f"{len(parts['train'])} training images "
+              "(scripts/train_nuclei_touching.py split)", "shape": list(image.shape)},
+    )  # fmt: skip
+    print(f"trained: {result.steps} steps in {result.seconds:.0f} s", flush=True)
+    model, card = load_package(result.path)
+    card = card.model_copy(update={"input": card.input.model_copy(update={
+        "normalisation": NormSpec(kind="percentile", low=LOW, high=HIGH)})})  # fmt: skip
+    save_package(model, card, result.path, overwrite=True)
+    return result.path
 
 
 def main() -> int:
@@ -172,34 +247,18 @@ def main() -> int:
     parser.add_argument("--weights", default="none")
     parser.add_argument("--filters", type=int, default=16)
     parser.add_argument("--rare-share", type=float, default=0.5)
+    parser.add_argument("--package", type=Path, help="measure this package, do not train")
     args = parser.parse_args()
     if absent(DATA):
         return 2
     torch.manual_seed(args.seed)
     parts = split()
-    image, labels, reviewed = training_stack(parts["train"])
-    arch = UNetConfig(
-        spatial_dims=2, in_channels=1, out_channels=3, depth=4, base_filters=args.filters
-    )
-    config = config_from(args, NAME, target="touching")
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print(f"training on {len(parts['train'])} images, stack {image.shape}", flush=True)
-        start_from = initial_package(folder, arch, args.seed)
-        result = train(
-            image, labels, reviewed, out=folder / NAME, config=config,
-            base_model=start_from, register=False, progress=print_validation,
-            data={"dsb2018-nuclei": f"{len(parts['train'])} training images "
-                  "(scripts/train_nuclei_touching.py split)", "shape": list(image.shape)},
-        )  # fmt: skip
-        print(f"trained: {result.steps} steps in {result.seconds:.0f} s", flush=True)
-        model, card = load_package(result.path)
-        card = card.model_copy(update={"input": card.input.model_copy(update={
-            "normalisation": NormSpec(kind="percentile", low=LOW, high=HIGH)})})  # fmt: skip
-        save_package(model, card, result.path, overwrite=True)
+        package = args.package or trained(args, parts, folder)
+        model, card = load_package(package)
         start = time.perf_counter()
-        metrics, best = tune_and_test(result.path, parts)
+        metrics, best, margin = tune_and_test(package, parts)
         print(f"tuned and tested in {time.perf_counter() - start:.0f} s; recommended {best}")
         card = card.model_copy(
             update={
@@ -208,8 +267,10 @@ def main() -> int:
                 "(scripts/train_nuclei_touching.py); instances by the recommended "
                 "post-processing.",
                 "metrics": {**card.metrics, **metrics},
-                "recommended": {**card.recommended, "tiling": "gaussian", "postprocess": best},
-                "provenance": fresh_provenance(card, hardware=hardware()),
+                "recommended": {**card.recommended, "tiling": "gaussian", "postprocess": best,
+                                "scales": list(SCALES), "scale_margin": margin},
+                "provenance": card.provenance if args.package else
+                fresh_provenance(card, hardware=hardware()),
             }
         )  # fmt: skip
         ship(model, card, args.out)

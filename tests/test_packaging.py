@@ -37,7 +37,12 @@ def test_wheel_builds_and_carries_the_manifest(tmp_path: Path) -> None:
     assert manifest == (ROOT / "napari.yaml").read_text()
     assert names.count("stratoseg/napari.yaml") == 1
     assert "stratoseg/models/builtin/README.md" in names  # built-in model packages go there
-    for model in ("composite-ct-3phase", "em-membranes-2d", "nuclei-touching-2d"):
+    for model in (
+        "composite-ct-3phase",
+        "em-boundaries-3d",
+        "em-membranes-2d",
+        "nuclei-touching-2d",
+    ):
         for part in ("model.json", "model.safetensors"):
             assert f"stratoseg/models/builtin/{model}/{part}" in names
     assert "stratoseg = stratoseg:napari.yaml" in entry_points

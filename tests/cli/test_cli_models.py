@@ -103,7 +103,8 @@ def test_show_text_and_json(user_dir: Path, capsys: pytest.CaptureFixture[str]) 
     [
         (
             ["models", "show", "nope"],
-            "error: unknown model 'nope'; available: composite-ct-3phase, em-membranes-2d, fibres",
+            "error: unknown model 'nope'; available: composite-ct-3phase, em-boundaries-3d, "
+            "em-membranes-2d, fibres",
         ),
         (["models", "show", "x/missing.zip"], "error: model package not found: x/missing.zip"),
     ],

@@ -73,9 +73,35 @@ def _membranes(data: Path) -> None:
     assert 0.5 * truth <= cells <= 2 * truth, (cells, truth)
 
 
+def _boundaries(data: Path) -> None:
+    """A 32 x 128 x 128 crop of the held-out part (z >= 175) of the FIB-SEM medulla volume,
+    predicted with the card's tiling: interior and boundary both predicted, the boundary share
+    near that of the target made from the drawn bodies, and the recommended boundary watershed
+    finds about as many bodies as people drew."""
+    from stratoseg.training import make_target
+
+    folder = data / "fibsem-medulla-250"
+    crop = (slice(180, 212), slice(0, 128), slice(0, 128))
+    image = tifffile.imread(folder / "raw.tif")[crop]
+    truth = tifffile.imread(folder / "groundtruth.tif")[crop].astype(np.uint32)
+    card = read_card(BUILTIN_DIR / "em-boundaries-3d")
+    probs = np.asarray(
+        predict_lazy(image, "em-boundaries-3d", tiling=card.recommended["tiling"]).compute()
+    )
+    found = probs.argmax(axis=0) == 1
+    drawn = make_target("boundary", truth, width=1) == 1
+    assert 0 < found.mean() < 1
+    assert abs(found.mean() - drawn.mean()) < 0.1, (found.mean(), drawn.mean())
+    advice = dict(card.recommended["postprocess"])
+    bodies = len(np.unique(postprocess(probs, advice.pop("kind"), **advice))) - 1
+    true_bodies = len(np.unique(truth[truth > 0]))
+    assert 0.5 * true_bodies <= bodies <= 2 * true_bodies, (bodies, true_bodies)
+
+
 SMOKE: dict[str, tuple[Callable[[Path], None], bool]] = {
     # name: (check, needs ../shared/data)
     "composite-ct-3phase": (_composite, False),
+    "em-boundaries-3d": (_boundaries, True),
     "em-membranes-2d": (_membranes, True),
     "nuclei-touching-2d": (_nuclei, True),
 }

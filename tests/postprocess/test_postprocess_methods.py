@@ -163,6 +163,17 @@ def test_the_boundary_watershed_closes_an_open_membrane() -> None:
     assert len(np.unique(grown)) == 2
 
 
+def test_flooding_the_map_puts_the_line_on_the_faded_membrane() -> None:
+    """``flood="boundary"``: the basins follow the map's ridge, so in the gap the cut runs
+    along the faded membrane (x = 40, b = 0.405 there) and the two cells stay apart."""
+    b = _membrane((48, 80), slice(20, 28))
+    labels = boundary_watershed(b, threshold=0.5, h=2.0, segment_threshold=0.3,
+                                flood="boundary")  # fmt: skip
+    assert len(np.unique(labels[labels > 0])) == 2
+    for row in range(20, 28):
+        assert np.flatnonzero(labels[row] == 0).tolist() == [40]
+
+
 def test_boundary_watershed_in_3d() -> None:
     b = np.stack([_membrane((32, 80), slice(12, 20))] * 6)
     labels = boundary_watershed(b)
@@ -198,6 +209,8 @@ def test_fill_holes_and_small_objects() -> None:
         (lambda: fill_holes(np.zeros((4, 4), float)), "integer array"),
         (lambda: distance_watershed(np.ones((4, 4), bool), h=0), "h must be"),
         (lambda: boundary_watershed(np.zeros((4, 4)), threshold=1.5), "threshold must be"),
+        (lambda: boundary_watershed(np.zeros((4, 4)), flood="b"),
+         "flood must be 'distance' or 'boundary', got 'b'"),
         (lambda: postprocess(np.zeros((2, 4, 4)), "boundary-watershed", boundary_class=3),
          "boundary_class"),
     ],

@@ -192,3 +192,21 @@ def test_bad_configurations() -> None:
         TrainConfig(steps=None)
     with pytest.raises(ValidationError, match="target must be one of"):
         TrainConfig(target="instances")
+
+
+def test_validation_of_a_boundary_model_scores_the_cells(tmp_path: Path) -> None:
+    """The objects of the boundary target are the interior's components (class 0): scored as
+    the boundary class's components, PQ stayed 0 at every validation and the first one was
+    kept as the best (em-boundaries-3d shipped step 250 of 2902 that way)."""
+    from stratoseg.synthetic import make_membranes
+
+    sample = make_membranes((192, 192), seed=1)
+    labels = np.asarray(sample.labels)
+    cfg = TrainConfig(
+        name="cells", target="boundary", steps=60, patch=64, batch_size=4, val_fraction=0.3,
+        val_every=20, architecture=UNetConfig(spatial_dims=2, in_channels=1, out_channels=2,
+                                              depth=2, base_filters=8),
+    )  # fmt: skip
+    result = train(np.asarray(sample.image), labels, np.ones_like(labels, np.uint8),
+                   out=tmp_path / "cells", config=cfg, register=False)  # fmt: skip
+    assert result.card.metrics["val_pq"] > 0.3

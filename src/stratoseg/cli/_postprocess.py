@@ -10,6 +10,15 @@ from stratoseg.cli._segment import _ints, _one_or_list
 
 __all__ = ["METHOD_OPTIONS", "method_params", "register"]
 
+
+def _yes_no(text: str) -> bool:
+    if text.lower() in ("yes", "true", "1"):
+        return True
+    if text.lower() in ("no", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
 #: Method options of the command line: (flag, parameter, type, help).
 METHOD_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--gamma1", "gamma1", float, "threshold: object threshold (0.5)"),
@@ -20,6 +29,11 @@ METHOD_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--threshold", "threshold", float, "boundary-watershed: membrane threshold (0.5)"),
     ("--segment-threshold", "segment_threshold", float,
      "boundary-watershed: mean membrane probability that closes a gap (0.3)"),
+    ("--flood", "flood", str,
+     "boundary-watershed: what the line watershed floods, 'distance' (the paper's) or "
+     "'boundary' (the map: lines on its ridges)"),
+    ("--assign-boundaries", "assign_boundaries", _yes_no,
+     "boundary-watershed: 'yes' grows the cells over the membranes (dense labels)"),
     ("--min-size", "min_size", int, "remove objects smaller than this many voxels (0)"),
     ("--object-class", "object_class", int, "the object class (1)"),
     ("--touching-class", "touching_class", int, "the touching class (2)"),

@@ -184,7 +184,8 @@ def fit(
     def run_validation() -> dict[str, float] | None:
         model.eval()
         predictor = Predictor(model, device=device.type, jit=False)
-        scores = validate(predictor, data, class_names=class_names, instances=instances)
+        scores = validate(predictor, data, class_names=class_names, instances=instances,
+                          object_class=kind.object_class)  # fmt: skip
         model.train()
         for module in frozen:
             module.eval()

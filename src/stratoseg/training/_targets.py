@@ -227,6 +227,7 @@ class TargetKind:
     input_kind: str  # "semantic", "instances" or "mask"
     description: str
     postprocess: dict[str, Any] = field(default_factory=dict)
+    object_class: int = 1  # the class whose connected components are the objects (validation)
 
 
 TARGETS: dict[str, TargetKind] = {
@@ -264,6 +265,7 @@ TARGETS: dict[str, TargetKind] = {
         "instances",
         "interior / boundary for membranes (EM), 0 in the labels is membrane",
         {"kind": "boundary-watershed", "boundary_class": 1},
+        object_class=0,
     ),
 }
 

@@ -41,11 +41,17 @@ def _reader(grp: Group) -> Any:
 
 
 def validate(
-    predictor: Any, data: TrainingData, *, class_names: list[str], instances: bool
+    predictor: Any,
+    data: TrainingData,
+    *,
+    class_names: list[str],
+    instances: bool,
+    object_class: int = 1,
 ) -> dict[str, float]:
     """Scores of ``predictor`` (a :class:`~stratoseg.inference._predictor.Predictor`) on the
     validation voxels: ``mean_jaccard``, ``accuracy``, ``jaccard_<class>`` and, when
-    ``instances``, ``pq``, ``sq``, ``rq``. Empty when nothing is held out."""
+    ``instances``, ``pq``, ``sq``, ``rq`` of the connected components of ``object_class``
+    (the interior, 0, for the boundary target). Empty when nothing is held out."""
     config = predictor.config
     k = data.num_classes
     confusion = np.zeros((k, k), np.int64)
@@ -78,7 +84,7 @@ def validate(
             :k, :k
         ]
         if instances and grp.instances is not None:
-            objects, _ = ndi.label(pred == 1)
+            objects, _ = ndi.label(pred == object_class)
             objects[~val] = 0
             gt = np.asarray(grp.instances[box]).astype(np.int64)
             gt[~val] = -1  # not scored
