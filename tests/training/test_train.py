@@ -197,7 +197,9 @@ def test_bad_configurations() -> None:
 def test_validation_of_a_boundary_model_scores_the_cells(tmp_path: Path) -> None:
     """The objects of the boundary target are the interior's components (class 0): scored as
     the boundary class's components, PQ stayed 0 at every validation and the first one was
-    kept as the best (em-boundaries-3d shipped step 250 of 2902 that way)."""
+    kept as the best (em-boundaries-3d shipped step 250 of 2902 that way). Its best weights
+    are picked by mean Jaccard (3-D interiors merge across any gap, so their PQ picks
+    nothing)."""
     from stratoseg.synthetic import make_membranes
 
     sample = make_membranes((192, 192), seed=1)
@@ -210,3 +212,6 @@ def test_validation_of_a_boundary_model_scores_the_cells(tmp_path: Path) -> None
     result = train(np.asarray(sample.image), labels, np.ones_like(labels, np.uint8),
                    out=tmp_path / "cells", config=cfg, register=False)  # fmt: skip
     assert result.card.metrics["val_pq"] > 0.3
+    best = max(result.history, key=lambda h: h["mean_jaccard"])
+    assert result.card.provenance["best_step"] == best["step"]
+    assert result.card.metrics["val_mean_jaccard"] == best["mean_jaccard"]

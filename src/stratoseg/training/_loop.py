@@ -193,7 +193,7 @@ def fit(
         loss = float(np.mean(state.recent)) if state.recent else None
         entry = {"step": state.step, "seconds": round(state.seconds, 2), "loss": loss, **scores}
         state.history.append(entry)
-        score = scores.get("pq" if instances else "mean_jaccard")
+        score = scores.get(kind.select_by if instances else "mean_jaccard")
         if score is None or score > state.best_score + 1e-4:
             state.best_score = float("-inf") if score is None else score
             state.best_step = state.step

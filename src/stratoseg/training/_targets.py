@@ -228,6 +228,10 @@ class TargetKind:
     description: str
     postprocess: dict[str, Any] = field(default_factory=dict)
     object_class: int = 1  # the class whose connected components are the objects (validation)
+    #: the validation score that picks the best weights (a key of ``validate``'s result); the
+    #: boundary target's bodies come from a watershed, and in 3-D the connected components of
+    #: its interior merge across any gap, so their PQ stays near 0 and picks nothing
+    select_by: str = "pq"
 
 
 TARGETS: dict[str, TargetKind] = {
@@ -266,6 +270,7 @@ TARGETS: dict[str, TargetKind] = {
         "interior / boundary for membranes (EM), 0 in the labels is membrane",
         {"kind": "boundary-watershed", "boundary_class": 1},
         object_class=0,
+        select_by="mean_jaccard",
     ),
 }
 
