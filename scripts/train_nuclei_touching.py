@@ -50,7 +50,7 @@ from _train_common import (
     ship,
 )
 
-from stratoseg.inference import foreground_confidence, predict_at_scale
+from stratoseg.inference import choose_scale, foreground_confidence, predict_at_scale
 from stratoseg.metrics import match_instances
 from stratoseg.models import (
     BUILTIN_DIR,
@@ -150,11 +150,7 @@ def truths(files: list[Path]) -> list[np.ndarray]:
 
 def chosen_scales(cases: list[dict[float, tuple[np.ndarray, float]]], margin: float) -> list:
     """The scale :func:`stratoseg.inference.predict_scaled` takes for each image."""
-    picks = []
-    for by_scale in cases:
-        best = max(by_scale, key=lambda s: by_scale[s][1])
-        picks.append(best if by_scale[best][1] > by_scale[1.0][1] + margin else 1.0)
-    return picks
+    return [choose_scale({s: c for s, (_, c) in by_scale.items()}, margin) for by_scale in cases]
 
 
 def score_table(cases: list, gts: list[np.ndarray]) -> dict[tuple, list]:

@@ -11,6 +11,7 @@ from stratoseg.inference._lazy import predict_lazy
 from stratoseg.inference._plan import SegmentPlan, block_bytes_per_voxel, block_seed, plan_segment
 from stratoseg.inference._scale import (
     ScaledPrediction,
+    choose_scale,
     foreground_confidence,
     predict_at_scale,
     predict_scaled,
@@ -29,6 +30,7 @@ __all__ = [
     "Window",
     "block_bytes_per_voxel",
     "block_seed",
+    "choose_scale",
     "foreground_confidence",
     "gaussian_weights",
     "normalisation_range",

@@ -21,7 +21,13 @@ from skimage.transform import resize
 
 from stratoseg.inference._lazy import predict_lazy
 
-__all__ = ["ScaledPrediction", "foreground_confidence", "predict_at_scale", "predict_scaled"]
+__all__ = [
+    "ScaledPrediction",
+    "choose_scale",
+    "foreground_confidence",
+    "predict_at_scale",
+    "predict_scaled",
+]
 
 
 def _check_scale(scale: Any, name: str = "scale") -> float:
@@ -88,6 +94,18 @@ def foreground_confidence(probs: np.ndarray, *, background_class: int = 0) -> fl
     return float(z.max(axis=0)[fg].mean())
 
 
+def choose_scale(confidence: dict[float, float], margin: float) -> float:
+    """The most confident scale if it beats scale 1 by more than ``margin``, else 1.
+
+    Examples
+    --------
+    >>> choose_scale({1.0: 0.60, 0.5: 0.66}, 0.04), choose_scale({1.0: 0.60, 0.5: 0.62}, 0.04)
+    (0.5, 1.0)
+    """
+    best = max(confidence, key=lambda s: confidence[s])
+    return best if confidence[best] > confidence[1.0] + float(margin) else 1.0
+
+
 @dataclass
 class ScaledPrediction:
     """What :func:`predict_scaled` chose: the probabilities, the scale and each scale's
@@ -135,7 +153,5 @@ def predict_scaled(
     for s in candidates:
         probs[s] = predict_at_scale(image, model, s, **options)
         confidence[s] = foreground_confidence(probs[s], background_class=background_class)
-    best = max(candidates, key=lambda s: confidence[s])
-    if confidence[best] <= confidence[1.0] + float(margin):
-        best = 1.0
+    best = choose_scale(confidence, margin)
     return ScaledPrediction(probs[best], best, confidence)
