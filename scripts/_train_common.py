@@ -71,3 +71,23 @@ def fresh_provenance(card: Any, **extra: Any) -> dict[str, Any]:
     temporary file of the script), with ``extra`` added."""
     kept = {k: v for k, v in card.provenance.items() if k != "parent"}
     return {**kept, "initialised": "a new network (seeded), not fine-tuned", **extra}
+
+
+def initial_package(
+    out: Path, name: str, config: Any, classes: list[str], *,
+    channels: list[dict[str, Any]] | None = None,
+    normalisation: dict[str, Any] | None = None, seed: int = 0,
+) -> Path:  # fmt: skip
+    """A seeded new network saved at ``out`` with the card a script needs (its input channels
+    and normalisation; default the image alone, percentile), to train from as a base model:
+    ``train()`` builds new networks with the image as the only channel and percentiles."""
+    from stratoseg.models import ModelCard, build_model, save_package
+
+    card = ModelCard.model_validate({
+        "name": name, "architecture": {"kind": "unet", "config": config},
+        "input": {"channels": channels or [{"source": "image"}],
+                  "normalisation": normalisation or {"kind": "percentile"}},
+        "classes": [{"name": n} for n in classes], "receptive_field": config.receptive_field,
+    })  # fmt: skip
+    torch.manual_seed(seed)
+    return save_package(build_model(config), card, out)

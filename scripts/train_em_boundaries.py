@@ -46,13 +46,13 @@ from typing import Any
 
 import numpy as np
 import tifffile
-import torch
 from _train_common import (
     SHARED_DATA,
     absent,
     config_from,
     fresh_provenance,
     hardware,
+    initial_package,
     print_validation,
     ship,
 )
@@ -63,11 +63,8 @@ from stratoseg.inference import predict_lazy
 from stratoseg.metrics import adapted_rand_error, voi
 from stratoseg.models import (
     BUILTIN_DIR,
-    ModelCard,
     UNetConfig,
-    build_model,
     load_package,
-    save_package,
 )
 from stratoseg.postprocess import boundary_watershed
 from stratoseg.training import train
@@ -77,6 +74,8 @@ CLASSES = ["interior", "boundary"]
 DATA = SHARED_DATA / "fibsem-medulla-250"
 TRAIN, TUNE, TEST = slice(0, 150), slice(150, 175), slice(175, 250)
 TILING = {"tiling": "gaussian"}
+ARCHITECTURE = UNetConfig(spatial_dims=2, in_channels=1, out_channels=2, depth=4,
+                          base_filters=16, context=5)  # fmt: skip
 BASELINE_GRID = [{"threshold": round(0.1 * k, 1)} for k in range(1, 10)]
 WATERSHED_GRID = [
     {"threshold": t, "h": h, "segment_threshold": s, "min_size": m, "flood": f,
@@ -85,19 +84,6 @@ WATERSHED_GRID = [
         [0.3, 0.5], [1.0, 2.0], [0.0, 0.3], [0, 200], ["distance", "boundary"]
     )
 ]  # fmt: skip
-
-
-def initial_package(folder: Path, seed: int) -> Path:
-    """A new 2.5D network whose card reads the image with percentile normalisation."""
-    config = UNetConfig(spatial_dims=2, in_channels=1, out_channels=2, depth=4,
-                        base_filters=16, context=5)  # fmt: skip
-    card = ModelCard.model_validate({
-        "name": NAME, "architecture": {"kind": "unet", "config": config},
-        "input": {"channels": [{"source": "image"}], "normalisation": {"kind": "percentile"}},
-        "classes": [{"name": n} for n in CLASSES], "receptive_field": config.receptive_field,
-    })  # fmt: skip
-    torch.manual_seed(seed)
-    return save_package(build_model(config), card, folder / "initial")
 
 
 def baseline(boundary: np.ndarray, *, threshold: float) -> np.ndarray:
@@ -166,7 +152,9 @@ def main() -> int:
             print(f"training on z < 150 for {args.minutes} min", flush=True)
             result = train(
                 image[TRAIN], truth[TRAIN], truth[TRAIN] != 0, out=args.keep or folder / NAME,
-                config=config, base_model=initial_package(folder, args.seed), register=False,
+                config=config, base_model=initial_package(
+                    folder / "initial", NAME, ARCHITECTURE, CLASSES, seed=args.seed),
+                register=False,
                 progress=print_validation,
                 data={"fibsem-medulla-250": "raw.tif z 0-149 (scripts/train_em_boundaries.py)"},
             )  # fmt: skip

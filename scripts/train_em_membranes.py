@@ -41,19 +41,15 @@ from typing import Any
 
 import numpy as np
 import tifffile
-import torch
-from _train_common import SHARED_DATA, absent, fresh_provenance, hardware, ship
+from _train_common import SHARED_DATA, absent, fresh_provenance, hardware, initial_package, ship
 from scipy import ndimage as ndi
 
 from stratoseg.inference import predict_lazy
 from stratoseg.metrics import segments_from_boundaries, v_rand
 from stratoseg.models import (
     BUILTIN_DIR,
-    ModelCard,
     UNetConfig,
-    build_model,
     load_package,
-    save_package,
 )
 from stratoseg.training import TrainConfig, train
 
@@ -70,7 +66,7 @@ SAMPLINGS = {
 THRESHOLDS = [0.02, 0.05] + [round(0.1 * k, 1) for k in range(1, 10)]
 
 
-def initial_package(folder: Path, data: str, seed: int) -> Path:
+def new_network(folder: Path, data: str, seed: int) -> Path:
     """A new network for ``data`` (``original`` or ``enhanced``) as a package to train from:
     its card names its input channels (the image, and the geodesic channel when enhanced)."""
     channels: list[dict[str, Any]] = [{"source": "image"}]
@@ -78,13 +74,8 @@ def initial_package(folder: Path, data: str, seed: int) -> Path:
         channels.append({"source": "enhance", "params": GEODESIC})
     config = UNetConfig(spatial_dims=2, in_channels=len(channels), out_channels=2, depth=3,
                         base_filters=16)  # fmt: skip
-    card = ModelCard.model_validate({
-        "name": NAME, "architecture": {"kind": "unet", "config": config},
-        "input": {"channels": channels, "normalisation": {"kind": "percentile"}},
-        "classes": [{"name": n} for n in CLASSES], "receptive_field": config.receptive_field,
-    })  # fmt: skip
-    torch.manual_seed(seed)
-    return save_package(build_model(config), card, folder / f"initial-{data}")
+    return initial_package(folder / f"initial-{data}", NAME, config, CLASSES,
+                           channels=channels, seed=seed)  # fmt: skip
 
 
 def ground_truth(labels: np.ndarray) -> list[np.ndarray]:
@@ -148,7 +139,7 @@ def main() -> int:
             result = train(
                 image[TRAIN], membrane[TRAIN], np.ones_like(membrane[TRAIN]),
                 out=folder / data, config=config, register=False,
-                base_model=initial_package(folder, data, args.seed),
+                base_model=new_network(folder, data, args.seed),
                 data={"isbi2012": "train-volume slices 0-24 (scripts/train_em_membranes.py)"},
             )  # fmt: skip
             print(f"  {result.steps} steps in {result.seconds:.0f} s", flush=True)

@@ -46,6 +46,7 @@ from _train_common import (
     config_from,
     fresh_provenance,
     hardware,
+    initial_package,
     print_validation,
     ship,
 )
@@ -54,10 +55,8 @@ from stratoseg.inference import choose_scale, foreground_confidence, predict_at_
 from stratoseg.metrics import match_instances
 from stratoseg.models import (
     BUILTIN_DIR,
-    ModelCard,
     NormSpec,
     UNetConfig,
-    build_model,
     load_package,
     save_package,
 )
@@ -98,21 +97,6 @@ def read(path: Path) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = np.percentile(image, [LOW, HIGH])
     labels = tifffile.imread(DATA / "labels" / path.name).astype(np.uint32)
     return (image - lo) / max(float(hi - lo), 1e-6), labels
-
-
-def initial_package(folder: Path, config: UNetConfig, seed: int) -> Path:
-    """A new network whose card reads the stack as it is (``fixed`` 0..1): the stack is
-    already normalised image by image, which one percentile pass over it would not do."""
-    card = ModelCard.model_validate({
-        "name": NAME,
-        "architecture": {"kind": "unet", "config": config},
-        "input": {"channels": [{"source": "image"}],
-                  "normalisation": {"kind": "fixed", "low": 0.0, "high": 1.0}},
-        "classes": [{"name": n} for n in CLASSES],
-        "receptive_field": config.receptive_field,
-    })  # fmt: skip
-    torch.manual_seed(seed)
-    return save_package(build_model(config), card, folder / "initial")
 
 
 def training_stack(files: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -220,7 +204,11 @@ def trained(args: argparse.Namespace, parts: dict[str, list[Path]], folder: Path
     print(f"training on {len(parts['train'])} images, stack {image.shape}", flush=True)
     result = train(
         image, labels, reviewed, out=folder / NAME, config=config,
-        base_model=initial_package(folder, arch, args.seed), register=False,
+        base_model=initial_package(
+            folder / "initial", NAME, arch, CLASSES, seed=args.seed,
+            # the stack is normalised image by image already: the card reads it as it is
+            normalisation={"kind": "fixed", "low": 0.0, "high": 1.0}),
+        register=False,
         progress=print_validation,
         data={"dsb2018-nuclei": f"{len(parts['train'])} training images "
               "(scripts/train_nuclei_touching.py split)", "shape": list(image.shape)},
