@@ -12,7 +12,7 @@ minutes of tuning and testing on 2 CPU cores). Needs ``../shared/data/fibsem-med
    dense labels have no membrane voxels), cross-entropy + Jaccard loss, 128² patches, 8 a
    step. 2.5D rather than 3-D: on 2 CPU cores both see the same number of voxels a second
    (about 3.7 µs each for a 3-D U-Net of depth 3 on 48³ patches and this one), and 2.5D gets
-   3.4 times more steps and a wider field in the plane in the same time.
+   3.3 times more steps and a wider field in the plane in the same time.
 3. **Prediction** as a user's: :func:`stratoseg.inference.predict_lazy` of the whole volume
    with the card's tiling, so the test slices get their context.
 4. **Instances**, both dense (every voxel gets a body, as in the ground truth):
