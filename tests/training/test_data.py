@@ -142,3 +142,27 @@ def test_bad_training_data(kwargs: dict[str, Any], error: type, message: str) ->
         reviewed[:] = 0
     with pytest.raises(error, match=message):
         data(image, labels, reviewed, **kwargs)
+
+
+def test_a_2d_network_on_a_stack_makes_its_targets_and_units_slice_by_slice() -> None:
+    """A 2-D network sees one slice: two different objects on the same pixels of adjacent
+    slices (a stack of unrelated images) do not touch, and each slice is its own unit."""
+    labels = np.zeros((4, 32, 32), np.uint32)
+    labels[:, 8:20, 8:20] = np.arange(1, 5)[:, None, None]  # a new object on every slice
+    labels[2, 8:20, 20:28] = 9  # touches object 3 within slice 2 only
+    image = (labels > 0).astype(np.float32)
+    reviewed = np.ones(labels.shape, np.uint8)
+    d = data(image, labels, reviewed, target="touching", window=(1, 16, 16), val_fraction=0.25)
+    target = np.zeros(labels.shape, np.uint8)
+    val = np.zeros(labels.shape, bool)
+    for g in d.groups:
+        target[g.region] = g.target
+        val[g.region] |= g.val
+    touching = np.flatnonzero((target == 2).any(axis=(1, 2))).tolist()
+    assert touching == [2]  # stacked in 3-D, every slice would touch its neighbours
+    assert int((target[2] == 2).sum()) == 2 * 12  # one pixel each side of the contact
+    assert val.any(axis=(1, 2)).sum() == 1
+    assert val[val.any(axis=(1, 2))].all()
+    # a 2.5D network sees the neighbours: its target stays 3-D
+    d3 = data(image, labels, reviewed, target="touching", window=(3, 16, 16))
+    assert sum(int((g.target == 2).sum()) for g in d3.groups) > 4 * 12 * 12

@@ -7,6 +7,9 @@
 - **Train / validation split by unit.** Units are shuffled with the seed and put in the
   validation set until it holds ``val_fraction`` of the reviewed voxels; a single unit is cut
   by a plane across its longest axis instead. A voxel is in one set only.
+- **A 2-D network on a stack sees one slice**: its targets, weights and units are made slice
+  by slice (a stack of unrelated images must not make objects on adjacent slices touch);
+  2.5D and 3-D networks see the neighbours and get 3-D targets.
 - **Unreviewed voxels count for nothing.** Their labels are set to 0 before the target is
   made, and they have mask 0: labels there can change neither the target nor the weights of
   reviewed voxels beyond what "unknown, taken as background" gives, nor reach the loss.
@@ -194,6 +197,8 @@ class TrainingData:
             raise ValueError(f"rare_share must be in [0, 1], got {rare_share}")
         self.window = tuple(int(w) for w in window)
         self.context_axis = bool(context_axis)
+        #: a 2-D network on a volume: targets, weights and units slice by slice
+        self.slice_wise = self.context_axis and self.window[0] == 1
         if len(self.window) != len(shape):
             raise ValueError(f"window {self.window} must give each of the {len(shape)} axes")
         for axis, (w, n) in enumerate(zip(self.window, shape, strict=True)):
@@ -241,13 +246,15 @@ class TrainingData:
             if lab.dtype.kind not in "iub":
                 raise TypeError(f"labels must hold integers, got dtype {lab.dtype}")
             lab[~rev] = 0
-            h = make_target(target, lab, num_classes=self.num_classes, **(target_params or {}))
+            h = self._per_slice(
+                lambda a: make_target(target, a, num_classes=self.num_classes,
+                                      **(target_params or {})), lab)  # fmt: skip
             if int(h.max()) >= self.num_classes:
                 raise ValueError(
                     f"target {target!r} made class {int(h.max())} but the network predicts "
                     f"{self.num_classes} classes"
                 )
-            parts, _ = ndi.label(rev)
+            parts, _ = ndi.label(rev, structure=self._connectivity(rev.ndim))
             for k, box_k in enumerate(ndi.find_objects(parts), start=1):
                 if box_k is not None:
                     part = parts[box_k] == k
@@ -313,10 +320,25 @@ class TrainingData:
         rng = np.random.default_rng(seed)
         for grp in self.groups:
             if weights not in ("none", "balance"):
-                grp.weights = make_weights(weights, grp.target, mask=grp.train, **weight_params)
+                grp.weights = self._per_slice(
+                    lambda h, m: make_weights(weights, h, mask=m, **weight_params),
+                    grp.target, grp.train)  # fmt: skip
             grp.positions = _subset(np.flatnonzero(grp.train), rng)
             for k in self.rare_classes:
                 grp.rare[k] = _subset(np.flatnonzero(grp.train & (grp.target == k)), rng)
+
+    def _per_slice(self, fn: Any, *arrays: np.ndarray) -> np.ndarray:
+        """``fn(*arrays)``, slice by slice along z for a 2-D network on a volume."""
+        if not self.slice_wise or arrays[0].ndim != 3:
+            return np.asarray(fn(*arrays))
+        return np.stack([fn(*parts) for parts in zip(*arrays, strict=True)])
+
+    def _connectivity(self, ndim: int) -> np.ndarray:
+        """Face connectivity, within a slice only for a 2-D network on a volume."""
+        structure = ndi.generate_binary_structure(ndim, 1)
+        if self.slice_wise and ndim == 3:
+            structure[[0, 2]] = False
+        return structure
 
     # -- sampling --------------------------------------------------------------------------
     @property

@@ -6,7 +6,8 @@ edge-extended beyond it) by the same :func:`~stratoseg.inference.predict_block` 
 then scored with :mod:`stratoseg.metrics`: the confusion matrix over all validation voxels
 gives per-class Jaccard (the hard version of Decencière's Jaccard) and accuracy; for targets
 made from instances, the objects (connected components of the MAP object class) are matched
-to the true objects for panoptic quality (Guerrero Peña 2019, ch. 5 tables).
+to the true objects for panoptic quality (Guerrero Peña 2019, ch. 5 tables), slice by slice
+for a 2-D network on a stack.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from stratoseg.inference._block import split_region
 from stratoseg.metrics import match_instances, semantic_scores
 from stratoseg.training._data import Group, TrainingData
 
-__all__ = ["validate"]
+__all__ = ["match_objects", "validate"]
 
 _IGNORE = 255  # the ground-truth class of voxels that are not scored
 
@@ -38,6 +39,36 @@ def _reader(grp: Group) -> Any:
         return part
 
     return read
+
+
+def match_objects(
+    pred: np.ndarray, gt: np.ndarray, val: np.ndarray, object_class: int, slice_wise: bool
+) -> dict[str, float]:
+    """Matched-object counts (``tp``, ``fp``, ``fn`` and the summed ``iou`` of the matches)
+    of the connected components of ``object_class`` in the class map ``pred`` against the
+    objects ``gt``, on the voxels ``val`` only; slice by slice along z when ``slice_wise``
+    (a 2-D network on a stack, whose slices may be unrelated images).
+
+    Examples
+    --------
+    >>> pred = np.ones((2, 3, 3), np.uint8); gt = np.ones((2, 3, 3), np.int64)
+    >>> val = np.ones((2, 3, 3), bool)
+    >>> [match_objects(pred, gt, val, 1, s)["tp"] for s in (False, True)]
+    [1, 2]
+    """
+    gt = gt.astype(np.int64)
+    gt[~val] = -1  # not scored
+    pairs = zip(pred, gt, val, strict=True) if slice_wise else [(pred, gt, val)]
+    out: dict[str, float] = {"tp": 0, "fp": 0, "fn": 0, "iou": 0.0}
+    for p, g, v in pairs:
+        objects, _ = ndi.label(p == object_class)
+        objects[~v] = 0
+        score = match_instances(objects, g, ignore_labels=(-1,))
+        out["tp"] += score.tp
+        out["fp"] += score.fp
+        out["fn"] += score.fn
+        out["iou"] += score.mean_iou * score.tp
+    return out
 
 
 def validate(
@@ -84,15 +115,9 @@ def validate(
             :k, :k
         ]
         if instances and grp.instances is not None:
-            objects, _ = ndi.label(pred == object_class)
-            objects[~val] = 0
-            gt = np.asarray(grp.instances[box]).astype(np.int64)
-            gt[~val] = -1  # not scored
-            score = match_instances(objects, gt, ignore_labels=(-1,))
-            matched["tp"] += score.tp
-            matched["fp"] += score.fp
-            matched["fn"] += score.fn
-            matched["iou"] += score.mean_iou * score.tp
+            gt = np.asarray(grp.instances[box])
+            for key, value in match_objects(pred, gt, val, object_class, data.slice_wise).items():
+                matched[key] += value
             matched["groups"] += 1
     if not confusion.any():
         return {}
