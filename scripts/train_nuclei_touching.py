@@ -176,6 +176,8 @@ def tune_and_test(package: Path, parts: dict[str, list[Path]]) -> tuple[dict, di
         flush=True,
     )
     metrics: dict[str, float] = {"scale_margin": margin}
+    #: the scale choice is recommended only when it takes another scale for a tuning image
+    metrics["scale_choice_used"] = float(any(s != 1.0 for s in picks["scaled"][0]))
     best: dict[str, Any] = {}
     for mode, (tune_picks, test_picks) in picks.items():
         prefix = "test_" if mode == "scaled" else "test_scale1_"
@@ -251,8 +253,12 @@ def main() -> int:
                 "(scripts/train_nuclei_touching.py); instances by the recommended "
                 "post-processing.",
                 "metrics": {**card.metrics, **metrics},
-                "recommended": {**card.recommended, "tiling": "gaussian", "postprocess": best,
-                                "scales": list(SCALES), "scale_margin": margin},
+                "recommended": {
+                    **{k: v for k, v in card.recommended.items()
+                       if k not in ("scales", "scale_margin")},
+                    "tiling": "gaussian", "postprocess": best,
+                    **({"scales": list(SCALES), "scale_margin": margin}
+                       if metrics["scale_choice_used"] else {})},
                 "provenance": card.provenance if args.package else
                 fresh_provenance(card, hardware=hardware()),
             }

@@ -75,12 +75,11 @@ def test_bad_scales_are_refused(cells: np.ndarray, kwargs: dict, message: str) -
         predict_scaled(cells, EM, **kwargs)
 
 
-def test_large_nuclei_are_predicted_at_half_scale_and_no_longer_split(
-    shared_data: Path,
-) -> None:
-    """DSB2018 image 516a0e20 (held out, nuclei about three times the training median): at
-    scale 1 the nuclei model cuts its 22 nuclei into about 77 pieces; the card's scale choice
-    takes 0.5 and the recommended watershed then finds about as many as people drew."""
+def test_large_nuclei_are_found_at_scale_1_and_the_choice_keeps_it(shared_data: Path) -> None:
+    """DSB2018 image 516a0e20 (held out, nuclei about three times the training median). A
+    model trained on touching targets made in 3-D across the stacked training images cut its
+    22 nuclei into 77 pieces at scale 1 (half size mended it); the model trained slice by
+    slice finds them at scale 1, and the scale choice keeps 1 (more confident there)."""
     from stratoseg.metrics import match_instances
     from stratoseg.postprocess import postprocess
 
@@ -88,16 +87,12 @@ def test_large_nuclei_are_predicted_at_half_scale_and_no_longer_split(
     name = next(p.name for p in (folder / "images").glob("516a0e20*.tif"))
     image = tifffile.imread(folder / "images" / name)
     truth = tifffile.imread(folder / "labels" / name).astype(np.uint32)
-    card = read_card(BUILTIN_DIR / "nuclei-touching-2d")
-    rec = card.recommended
-    choice = predict_scaled(image, "nuclei-touching-2d", scales=rec["scales"],
-                            margin=rec["scale_margin"], tiling=rec["tiling"])  # fmt: skip
-    assert choice.scale == 0.5
+    rec = read_card(BUILTIN_DIR / "nuclei-touching-2d").recommended
+    choice = predict_scaled(image, "nuclei-touching-2d", scales=(1.0, 0.5), margin=0.0,
+                            tiling=rec["tiling"])  # fmt: skip
+    assert choice.scale == 1.0
+    assert choice.confidence[1.0] > choice.confidence[0.5]
     advice = dict(rec["postprocess"])
-    kind = advice.pop("kind")
-    chosen = match_instances(postprocess(choice.probs, kind, **advice), truth)
-    plain = match_instances(
-        postprocess(predict_at_scale(image, "nuclei-touching-2d", 1.0, tiling="gaussian"),
-                    kind, **advice), truth)  # fmt: skip
-    assert chosen.pq > plain.pq + 0.2
-    assert chosen.f1 > 0.8 > plain.f1 + 0.2
+    found = match_instances(postprocess(choice.probs, advice.pop("kind"), **advice), truth)
+    assert found.f1 > 0.9
+    assert found.pq > 0.8
