@@ -10,6 +10,7 @@ continues a killed run and ends bitwise identical to an uninterrupted one.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
@@ -18,6 +19,7 @@ import numpy as np
 
 from stratoseg._progress import Cancelled, ProgressFn, StopFn
 from stratoseg.inference._block import input_region, predict_block_into
+from stratoseg.inference._cluster import SegmentTask, run_on_cluster, segment_block_task
 from stratoseg.inference._plan import block_seed
 from stratoseg.inference._prepare import check_options, prepare
 from stratoseg.inference._tiling import Tiling
@@ -45,10 +47,15 @@ def segment_workspace(
     resume: bool = False,
     overwrite: bool = False,
     workers: int = 1,
+    client: Any = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
 ) -> PredictionRun:
     """Segment the workspace's image with a model package; see the module docstring.
+
+    With ``client`` (a ``dask.distributed.Client``) the blocks are tasks on its cluster, one
+    per block (see :mod:`stratoseg.inference._cluster`); the workspace must be on storage
+    every worker sees. ``workers`` > 1 computes blocks in threads of this process instead.
 
     Returns the finished :class:`~stratoseg.workspace.PredictionRun` (``predictions/<run>``,
     default run name: the model's name, and ``labels/<labels>`` by MAP unless None).
@@ -97,7 +104,16 @@ def segment_workspace(
         return input_region(region, plan.axes, tiling=tiling, passes=passes,
                             seed=block_seed(seed, i))  # fmt: skip
 
-    if workers == 1:
+    if client is not None:
+        task = SegmentTask(
+            str(ready.path), device, tuple(plan.axes), reader, out.array, out.labels, tiling,
+            passes, seed, batch_size,
+        )  # fmt: skip
+        name = f"stratoseg-segment-{uuid.uuid4().hex[:8]}"  # never a cached result's key
+        blocks_done = run_on_cluster(
+            client, segment_block_task, task, todo, out.mark_done, stop, name=name
+        )
+    elif workers == 1:
         blocks_done = _overlapped(todo, compute, out.write, reader, read_ahead, stop)
     else:
         blocks_done = _in_parallel(todo, compute, out.write, stop, workers)
@@ -107,6 +123,7 @@ def segment_workspace(
             if progress:
                 progress(done_voxels, total)
     finally:
+        getattr(blocks_done, "close", lambda: None)()  # its tasks cancelled, its pools joined
         out.close()
     out.finish()
     ws.journal.append("prediction-finished", name=run or card.name, labels=labels)

@@ -141,6 +141,18 @@ class PredictionRun:
     def write(self, index: int, region: Sequence[slice], probs: np.ndarray | EncodedBlock) -> None:
         """Write one block's probabilities ``(K, *region)`` float (or already encoded, see
         :meth:`encoder`) and its MAP labels, then mark it done."""
+        self.write_chunks(region, probs)
+        self.mark_done(index)
+
+    def mark_done(self, index: int) -> None:
+        """Record block ``index`` as on disk (call only once its chunks are written)."""
+        with self._lock:
+            self.done.add(int(index))
+            self.array.attrs["blocks_done"] = sorted(self.done)
+
+    def write_chunks(self, region: Sequence[slice], probs: np.ndarray | EncodedBlock) -> None:
+        """Write one block's chunks without marking it (a worker process of a cluster writes
+        them; the process that runs the job marks the block once the task returns)."""
         where = tuple(region)
         if isinstance(probs, EncodedBlock):
             block = probs
@@ -167,9 +179,6 @@ class PredictionRun:
                 if labels.dtype != self.labels.dtype:
                     labels = labels.astype(self.labels.dtype)
                 self._writers[1].write(dst, labels)
-        with self._lock:
-            self.done.add(int(index))
-            self.array.attrs["blocks_done"] = sorted(self.done)
 
     def finish(self) -> None:
         """Mark the run complete (all blocks written)."""

@@ -1,0 +1,109 @@
+"""Block tasks on a dask.distributed cluster: one task per block, arrays never in the graph.
+
+The process that runs the job (the *driver*) plans the blocks, opens the output arrays and
+submits one task per unfinished block. A task carries a small description (the model package's
+path, the input reader with its whole-volume values, the output arrays' handles, the tiling)
+scattered once to every worker, plus the block's index and region. The worker loads the
+network once per process (:func:`~stratoseg.inference._prepare.cached_predictor`: the weights
+are read from the package file, never sent), reads its input region from the shared storage,
+predicts it, writes its chunks and returns ``(index, voxels)``. The driver marks a block done
+only when its task has returned, so a task lost with its worker (rerun by dask elsewhere) or a
+driver killed mid-run never claims a block that is not on disk, and ``resume`` redoes exactly
+the unmarked ones. Blocks are whole chunks, so no two tasks write the same chunk, and a rerun
+of a task writes the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SegmentTask", "run_on_cluster", "segment_block_task"]
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """What every block task of one segmentation run shares (small: no arrays, no weights)."""
+
+    model_path: str
+    device: str
+    axes: tuple[Any, ...]
+    reader: Any
+    predictions: Any
+    labels: Any
+    tiling: str
+    passes: int
+    seed: int
+    batch_size: int
+
+
+def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...]) -> tuple[int, int]:
+    """Predict and write one block on a worker; returns ``(index, voxels)``, not arrays."""
+    from stratoseg.inference._block import predict_block_into
+    from stratoseg.inference._plan import block_seed
+    from stratoseg.inference._prepare import cached_predictor
+    from stratoseg.workspace import PredictionRun
+
+    predictor, _ = cached_predictor(Path(task.model_path), task.device)
+    out = PredictionRun(task.predictions, task.labels)
+    try:
+        encoded = out.encoder(region)
+        predict_block_into(
+            region, task.axes, task.reader, predictor, encoded.put, tiling=task.tiling,  # type: ignore[arg-type]
+            passes=task.passes, seed=block_seed(task.seed, index), batch_size=task.batch_size,
+        )  # fmt: skip
+        out.write_chunks(region, encoded)
+    finally:
+        out.close()
+    return index, int(np.prod([s.stop - s.start for s in region]))
+
+
+def gpu_resources(client: Any) -> dict[str, float] | None:
+    """``{"GPU": 1}`` when every worker of the cluster declares a ``GPU`` resource (one task
+    per GPU at a time), else None."""
+    workers = client.scheduler_info().get("workers", {})
+    if workers and all("GPU" in (w.get("resources") or {}) for w in workers.values()):
+        return {"GPU": 1}
+    return None
+
+
+def run_on_cluster(
+    client: Any,
+    fn: Callable[..., tuple[int, int]],
+    shared: Any,
+    todo: Sequence[tuple[int, tuple[slice, ...]]],
+    mark: Callable[[int], None],
+    stop: Callable[[], None],
+    *,
+    name: str,
+) -> Iterator[int]:
+    """Run ``fn(shared, index, region)`` for each block of ``todo`` on ``client``'s cluster;
+    ``mark(index)`` each block as its task returns, and yield its voxels.
+
+    ``shared`` is scattered once to every worker. Tasks are not pure (each writes), are
+    retried twice on a failure, and ask for a GPU where the workers have them. On an error or
+    a stop, the tasks not yet finished are cancelled before the exception goes on.
+    """
+    from distributed import as_completed
+
+    if not todo:
+        return
+    shared_future = client.scatter(shared, broadcast=True, hash=False)
+    resources = gpu_resources(client)
+    futures = [
+        client.submit(fn, shared_future, index, region, key=f"{name}-block-{index}",
+                      pure=False, retries=2, resources=resources)
+        for index, region in todo
+    ]  # fmt: skip
+    try:
+        for future in as_completed(futures):
+            stop()
+            index, voxels = future.result()
+            mark(index)
+            yield voxels
+    finally:
+        client.cancel(futures)

@@ -1,0 +1,84 @@
+"""Segmentation on a 2-worker dask.distributed LocalCluster (loopback, worker processes): the
+same bytes as one process, also when a worker dies mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+from stratoseg.inference import segment_workspace
+from stratoseg.synthetic import make_composite
+from stratoseg.workspace import Workspace, create_workspace
+
+distributed = pytest.importorskip("distributed")
+
+KWARGS: dict[str, Any] = {"block": (16, 16, 16), "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None, silence_logs=40,
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):  # fmt: skip
+        yield c
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    volume = np.asarray(make_composite((12, 80, 72), seed=2).image.compute())
+    tifffile.imwrite(tmp_path / "v.tif", volume)
+    return create_workspace(tmp_path / "ws.zarr", tmp_path / "v.tif", chunks=16, labels=None)
+
+
+def stored(ws: Workspace, run: str) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(ws.array(f"predictions/{run}")[...]), np.asarray(ws.labels(run)[...])
+
+
+def test_a_cluster_writes_the_same_bytes_as_one_process(
+    client: Any, workspace: Workspace, tiny_model: Path
+) -> None:
+    with workspace as ws:
+        segment_workspace(ws, tiny_model, run="one", labels="one", **KWARGS)
+        run = segment_workspace(ws, tiny_model, run="two", labels="two", client=client, **KWARGS)
+        assert run.complete
+        assert sorted(run.done) == list(range(25))
+        one, two = stored(ws, "one"), stored(ws, "two")
+        np.testing.assert_array_equal(one[0], two[0])
+        np.testing.assert_array_equal(one[1], two[1])
+        assert len(np.unique(two[1])) == 3  # not trivial: every class
+
+
+def test_a_worker_killed_mid_run_changes_nothing(
+    client: Any, workspace: Workspace, tiny_model: Path
+) -> None:
+    """One worker process is killed (SIGKILL) after the first block is on disk; its tasks
+    run again elsewhere, and the output is the one of a single process."""
+    killed: list[int] = []
+
+    def kill_one(done: int, total: int) -> None:
+        if done and not killed:
+            pids = client.run(os.getpid)
+            killed.append(pids[sorted(pids)[0]])
+            os.kill(killed[0], signal.SIGKILL)
+
+    with workspace as ws:
+        segment_workspace(ws, tiny_model, run="one", labels="one", **KWARGS)
+        run = segment_workspace(ws, tiny_model, run="two", labels="two", client=client,
+                                progress=kill_one, **KWARGS)  # fmt: skip
+        assert killed
+        assert run.complete
+        one, two = stored(ws, "one"), stored(ws, "two")
+        np.testing.assert_array_equal(one[0], two[0])
+        np.testing.assert_array_equal(one[1], two[1])
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted it
