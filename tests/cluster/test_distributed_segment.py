@@ -82,3 +82,37 @@ def test_a_worker_killed_mid_run_changes_nothing(
         np.testing.assert_array_equal(one[0], two[0])
         np.testing.assert_array_equal(one[1], two[1])
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def test_the_cli_runs_on_a_scheduler_and_prints_the_dashboard(
+    client: Any, workspace: Workspace, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoseg.cli import main
+
+    address = client.scheduler.address
+    with workspace:  # closed: the command opens it for writing
+        path = str(workspace.path)
+    common = [path, "--model", str(tiny_model), "--block", "16", "--device", "cpu"]
+    assert main(["segment", *common, "--run", "one", "--labels", "one"]) == 0
+    assert (
+        main(["segment", *common, "--run", "two", "--labels", "two", "--scheduler", address]) == 0
+    )
+    assert "dask dashboard: http" in capsys.readouterr().out
+    with Workspace.open(workspace.path) as ws:
+        one, two = stored(ws, "one"), stored(ws, "two")
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+
+
+def test_an_unreachable_scheduler_is_a_clear_error() -> None:
+    from stratoseg._cluster import cluster_client
+
+    with (
+        pytest.raises(
+            ConnectionError, match=r"cannot reach the dask scheduler at 'tcp://127\.0\.0\.1:1'"
+        ),
+        cluster_client("tcp://127.0.0.1:1", timeout=1),
+    ):
+        pass
+    with pytest.raises(ValueError, match="not both"), cluster_client("tcp://x:1", 2):
+        pass

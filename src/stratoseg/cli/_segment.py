@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from stratoseg.cli._cluster import add_cluster_arguments
 from stratoseg.cli._progress import progress_bar
 from stratoseg.cli._target import target_workspace
 
@@ -70,6 +71,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run and labels")
+    add_cluster_arguments(p)
     p.set_defaults(func=cmd_segment)
 
 
@@ -80,6 +82,7 @@ def _one_or_list(values: list[int] | None) -> int | list[int] | None:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    from stratoseg._cluster import cluster_client
     from stratoseg.inference import segment_workspace
     from stratoseg.models import read_card, resolve_model
 
@@ -96,6 +99,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     with (
         progress_bar("segment", unit="voxel") as bar,
         target_workspace(args.source, args.output, what="segmenting", progress=bar) as ws,
+        cluster_client(args.scheduler, args.workers) as client,
     ):
         if method is not None and ws.labels_in_use(str(labels)) and not args.overwrite:
             raise FileExistsError(
@@ -117,6 +121,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             resume=args.resume,
             overwrite=args.overwrite,
+            client=client,
             progress=bar,
         )
         if method is not None:
