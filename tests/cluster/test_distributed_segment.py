@@ -116,3 +116,21 @@ def test_an_unreachable_scheduler_is_a_clear_error() -> None:
         pass
     with pytest.raises(ValueError, match="not both"), cluster_client("tcp://x:1", 2):
         pass
+
+
+def test_a_worker_that_cannot_see_the_workspace_refuses_the_block(tmp_path: Path) -> None:
+    """An array handle sent to a worker without the shared storage would read zeros and write
+    to the worker's own disk: the task refuses it, naming the path."""
+    import pickle
+    import shutil
+
+    import zarr
+
+    from stratoseg.inference._cluster import _check_visible
+
+    array = zarr.create_array(store=str(tmp_path / "a.zarr"), shape=(4,), dtype="uint8")
+    sent = pickle.dumps(array)
+    _check_visible(pickle.loads(sent))
+    shutil.move(tmp_path / "a.zarr", tmp_path / "elsewhere.zarr")
+    with pytest.raises(FileNotFoundError, match=r"cannot see the workspace array .*a\.zarr"):
+        _check_visible(pickle.loads(sent))

@@ -166,3 +166,14 @@ def test_a_2d_network_on_a_stack_makes_its_targets_and_units_slice_by_slice() ->
     # a 2.5D network sees the neighbours: its target stays 3-D
     d3 = data(image, labels, reviewed, target="touching", window=(3, 16, 16))
     assert sum(int((g.target == 2).sum()) for g in d3.groups) > 4 * 12 * 12
+
+
+def test_two_reviewed_slices_of_a_2d_network_keep_the_validation_share() -> None:
+    """Each slice is a unit for a 2-D network; with two of them a whole slice would be half
+    the data, so the larger one is cut across its long axis at the share instead."""
+    image, labels = composite()
+    reviewed = np.zeros(labels.shape, np.uint8)
+    reviewed[[4, 5]] = 1
+    d = data(image, labels, reviewed, val_fraction=0.2)
+    share = d.val_voxels / (d.val_voxels + d.train_voxels)
+    assert share == pytest.approx(0.2, abs=0.02)

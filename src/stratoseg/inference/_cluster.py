@@ -3,9 +3,10 @@
 The process that runs the job (the *driver*) plans the blocks, opens the output arrays and
 submits one task per unfinished block. A task carries a small description (the model package's
 path, the input reader with its whole-volume values, the output arrays' handles, the tiling)
-scattered once to every worker, plus the block's index and region. The worker loads the
-network once per process (:func:`~stratoseg.inference._prepare.cached_predictor`: the weights
-are read from the package file, never sent), reads its input region from the shared storage,
+and the block's index and region; it refuses to run where the output arrays are not
+visible. The worker loads the network once per process
+(:func:`~stratoseg.inference._prepare.cached_predictor`: the weights are read from the package
+file, never sent), reads its input region from the shared storage,
 predicts it, writes its chunks and returns ``(index, voxels)``. The driver marks a block done
 only when its task has returned, so a task lost with its worker (rerun by dask elsewhere) or a
 driver killed mid-run never claims a block that is not on disk, and ``resume`` redoes exactly
@@ -48,6 +49,8 @@ def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...])
     from stratoseg.inference._prepare import cached_predictor
     from stratoseg.workspace import PredictionRun
 
+    for array in (task.predictions, task.labels):
+        _check_visible(array)
     predictor, _ = cached_predictor(Path(task.model_path), task.device)
     out = PredictionRun(task.predictions, task.labels)
     try:
@@ -60,6 +63,22 @@ def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...])
     finally:
         out.close()
     return index, int(np.prod([s.stop - s.start for s in region]))
+
+
+def _check_visible(array: Any) -> None:
+    """Refuse to write where the driver's array is not (a worker without the shared storage
+    would read zeros and write to its own disk, and the run would look finished)."""
+    root = getattr(getattr(array, "store", None), "root", None)
+    if array is None or root is None:
+        return
+    meta = Path(root) / array.path / "zarr.json"
+    if not meta.is_file():
+        import socket
+
+        raise FileNotFoundError(
+            f"worker on {socket.gethostname()} cannot see the workspace array {meta}: the "
+            "workspace must be on storage every worker sees, at the same absolute path"
+        )
 
 
 def gpu_resources(client: Any) -> dict[str, float] | None:
@@ -80,22 +99,24 @@ def run_on_cluster(
     stop: Callable[[], None],
     *,
     name: str,
+    wait_for_workers: float = 600.0,
 ) -> Iterator[int]:
     """Run ``fn(shared, index, region)`` for each block of ``todo`` on ``client``'s cluster;
     ``mark(index)`` each block as its task returns, and yield its voxels.
 
-    ``shared`` is scattered once to every worker. Tasks are not pure (each writes), are
-    retried twice on a failure, and ask for a GPU where the workers have them. On an error or
+    Waits up to ``wait_for_workers`` seconds for a first worker. ``shared`` goes with each
+    task (it is small). Tasks are not pure (each writes), are retried twice on a failure, and
+    ask for a GPU where the workers have them. On an error or
     a stop, the tasks not yet finished are cancelled before the exception goes on.
     """
     from distributed import as_completed
 
     if not todo:
         return
-    shared_future = client.scatter(shared, broadcast=True, hash=False)
+    client.wait_for_workers(1, timeout=wait_for_workers)  # queued batch jobs may start late
     resources = gpu_resources(client)
-    futures = [
-        client.submit(fn, shared_future, index, region, key=f"{name}-block-{index}",
+    futures = [  # ``shared`` by value in each task: small, and never lost with a worker
+        client.submit(fn, shared, index, region, key=f"{name}-block-{index}",
                       pure=False, retries=2, resources=resources)
         for index, region in todo
     ]  # fmt: skip

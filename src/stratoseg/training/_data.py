@@ -5,8 +5,9 @@
   loaded once (its bounding box plus what the windows around its voxels reach), and its
   reviewed voxels split into connected components: the *units*.
 - **Train / validation split by unit.** Units are shuffled with the seed and put in the
-  validation set until it holds ``val_fraction`` of the reviewed voxels; a single unit is cut
-  by a plane across its longest axis instead. A voxel is in one set only.
+  validation set until it holds ``val_fraction`` of the reviewed voxels; a single unit (or the
+  largest, when every unit is more than twice that share) is cut by a plane across its longest
+  axis instead. A voxel is in one set only.
 - **A 2-D network on a stack sees one slice**: its targets, weights and units are made slice
   by slice (a stack of unrelated images must not make objects on adjacent slices touch);
   2.5D and 3-D networks see the neighbours and get 3-D targets.
@@ -275,17 +276,25 @@ class TrainingData:
         seed: int,
     ) -> None:
         total = sum(n for _, n, _, _ in components)
-        if val_fraction > 0 and len(components) == 1:  # cut the one unit across its long axis
-            g, _, box, part = components[0]
-            coords = np.nonzero(part)
-            axis = int(np.argmax([int(c.max() - c.min()) for c in coords]))
-            cut = np.quantile(coords[axis], 1 - val_fraction)
-            val = part & (np.indices(part.shape)[axis] >= cut)
-            self.groups[g].val[box] |= val
-            self.groups[g].train[box] |= part & ~val
+        want = val_fraction * total
+        smallest = min(n for _, n, _, _ in components)
+        # one unit, or units so few that any one of them is more than twice the share (two
+        # reviewed slices for a 2-D network): cut the largest across its long axis instead
+        if val_fraction > 0 and (len(components) == 1 or smallest > 2 * want):
+            largest = max(range(len(components)), key=lambda i: components[i][1])
+            for i, (g, n, box, part) in enumerate(components):
+                if i != largest:
+                    self.groups[g].train[box] |= part
+                    continue
+                coords = np.nonzero(part)
+                axis = int(np.argmax([int(c.max() - c.min()) for c in coords]))
+                cut = np.quantile(coords[axis], 1 - min(want / n, 0.9))
+                val = part & (np.indices(part.shape)[axis] >= cut)
+                self.groups[g].val[box] |= val
+                self.groups[g].train[box] |= part & ~val
             return
         order = np.random.default_rng(seed).permutation(len(components))
-        taken, want = 0, val_fraction * total
+        taken = 0
         for rank, i in enumerate(order):
             g, n, box, part = components[int(i)]
             no_train_yet = not any(grp.train.any() for grp in self.groups)
