@@ -3,7 +3,8 @@
 ``stratoseg segment --scheduler ADDRESS`` connects to a scheduler that is already running (a
 SLURM or Kubernetes cluster started with dask-jobqueue or dask-kubernetes, or
 ``dask scheduler`` by hand); ``--workers N`` starts a ``LocalCluster`` of N worker processes
-with one thread each, closed at the end of the job. See ``docs/scaling.md``.
+with one task thread each and the machine's CPUs shared out among them
+(``STRATOSEG_NUM_THREADS``), closed at the end of the job. See ``docs/scaling.md``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from stratoseg._threads import ENV, num_threads
 
 __all__ = ["cluster_client"]
 
@@ -46,9 +49,12 @@ def cluster_client(
             echo(f"dask dashboard: {client.dashboard_link}")
             yield client
         return
+    n = int(workers or 1)
+    # the CPUs shared out: each worker's torch and chunk writers get their part, not them all
+    env = {ENV: str(max(1, num_threads() // n))}
     with (
-        LocalCluster(n_workers=int(workers or 1), threads_per_worker=1, processes=True,
-                     dashboard_address=":0", silence_logs=40) as cluster,
+        LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                     dashboard_address=":0", silence_logs=40, env=env) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
         echo(f"dask dashboard: {client.dashboard_link} ({workers} local workers)")
