@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SegmentTask", "run_on_cluster", "segment_block_task"]
+__all__ = ["SegmentTask", "predict_encoded", "run_on_cluster", "segment_block_task"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,31 @@ class SegmentTask:
     batch_size: int
 
 
-def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...]) -> tuple[int, int]:
-    """Predict and write one block on a worker; returns ``(index, voxels)``, not arrays."""
+def predict_encoded(
+    task: SegmentTask,
+    out: Any,
+    predictor: Any,
+    index: int,
+    region: tuple[slice, ...],
+    read: Any = None,
+) -> Any:
+    """Block ``index`` predicted and encoded in ``out``'s storage types (never whole in
+    float32); ``read`` gives its input (default: the task's reader). Shared by the
+    in-process pipeline and :func:`segment_block_task`."""
     from stratoseg.inference._block import predict_block_into
     from stratoseg.inference._plan import block_seed
+
+    encoded = out.encoder(region)
+    predict_block_into(
+        region, task.axes, read or task.reader, predictor, encoded.put,
+        tiling=task.tiling, passes=task.passes,  # type: ignore[arg-type]
+        seed=block_seed(task.seed, index), batch_size=task.batch_size,
+    )  # fmt: skip
+    return encoded
+
+
+def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...]) -> tuple[int, int]:
+    """Predict and write one block on a worker; returns ``(index, voxels)``, not arrays."""
     from stratoseg.inference._prepare import cached_predictor
     from stratoseg.workspace import PredictionRun
 
@@ -54,12 +75,7 @@ def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...])
     predictor, _ = cached_predictor(Path(task.model_path), task.device)
     out = PredictionRun(task.predictions, task.labels)
     try:
-        encoded = out.encoder(region)
-        predict_block_into(
-            region, task.axes, task.reader, predictor, encoded.put, tiling=task.tiling,  # type: ignore[arg-type]
-            passes=task.passes, seed=block_seed(task.seed, index), batch_size=task.batch_size,
-        )  # fmt: skip
-        out.write_chunks(region, encoded)
+        out.write_chunks(region, predict_encoded(task, out, predictor, index, region))
     finally:
         out.close()
     return index, int(np.prod([s.stop - s.start for s in region]))

@@ -18,8 +18,13 @@ from typing import Any, Literal
 import numpy as np
 
 from stratoseg._progress import Cancelled, ProgressFn, StopFn
-from stratoseg.inference._block import input_region, predict_block_into
-from stratoseg.inference._cluster import SegmentTask, run_on_cluster, segment_block_task
+from stratoseg.inference._block import input_region
+from stratoseg.inference._cluster import (
+    SegmentTask,
+    predict_encoded,
+    run_on_cluster,
+    segment_block_task,
+)
 from stratoseg.inference._plan import block_seed
 from stratoseg.inference._prepare import check_options, prepare
 from stratoseg.inference._tiling import Tiling
@@ -85,16 +90,16 @@ def segment_workspace(
     if progress:
         progress(done_voxels, total)
 
+    task = SegmentTask(
+        str(ready.path), device, tuple(plan.axes), reader, out.array, out.labels, tiling,
+        passes, seed, batch_size,
+    )  # fmt: skip
+
     def compute(index: int, region: tuple[slice, ...], data: Any) -> EncodedBlock:
-        """One block, encoded for storage as it is predicted (never whole in float32);
-        ``data``: its input region, read ahead (else read here)."""
-        encoded = out.encoder(region)
-        predict_block_into(
-            region, plan.axes, reader if data is None else (lambda _: data), predictor,
-            encoded.put, tiling=tiling, passes=passes, seed=block_seed(seed, index),
-            batch_size=batch_size,
-        )  # fmt: skip
-        return encoded
+        """One block, encoded for storage as it is predicted; ``data``: its input region,
+        read ahead (else read here)."""
+        read = None if data is None else (lambda _: data)
+        return predict_encoded(task, out, predictor, index, region, read)
 
     def stop() -> None:
         if should_stop is not None and should_stop():
@@ -105,10 +110,6 @@ def segment_workspace(
                             seed=block_seed(seed, i))  # fmt: skip
 
     if client is not None:
-        task = SegmentTask(
-            str(ready.path), device, tuple(plan.axes), reader, out.array, out.labels, tiling,
-            passes, seed, batch_size,
-        )  # fmt: skip
         name = f"stratoseg-segment-{uuid.uuid4().hex[:8]}"  # never a cached result's key
         blocks_done = run_on_cluster(
             client, segment_block_task, task, todo, out.mark_done, stop, name=name
