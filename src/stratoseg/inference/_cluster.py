@@ -28,7 +28,8 @@ __all__ = ["SegmentTask", "predict_encoded", "run_on_cluster", "segment_block_ta
 
 @dataclass(frozen=True)
 class SegmentTask:
-    """What every block task of one segmentation run shares (small: no arrays, no weights)."""
+    """What every block task of one segmentation run shares: small (zarr array handles, never
+    array data; the package path, never weights)."""
 
     model_path: str
     device: str
@@ -122,8 +123,8 @@ def run_on_cluster(
 
     Waits up to ``wait_for_workers`` seconds for a first worker. ``shared`` goes with each
     task (it is small). Tasks are not pure (each writes), are retried twice on a failure, and
-    ask for a GPU where the workers have them. On an error or
-    a stop, the tasks not yet finished are cancelled before the exception goes on.
+    ask for a GPU where the workers have them. On an error or a stop, the tasks not yet
+    finished are cancelled before the exception goes on (running ones still finish).
     """
     from distributed import as_completed
 
