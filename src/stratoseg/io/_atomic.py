@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["atomic_output", "check_output_path"]
+__all__ = ["atomic_output", "check_output_path", "settle_zarr_writes"]
 
 
 def check_output_path(
@@ -61,6 +63,39 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def settle_zarr_writes(timeout: float = 30.0) -> None:
+    """Wait until the writes zarr has already started on its I/O thread have ended.
+
+    zarr v3 runs every store operation as a coroutine on an event loop in a thread of its own;
+    the calling thread merely waits for it. When that wait is interrupted (Ctrl-C, SIGTERM) the
+    coroutine goes on, so a folder or a ``zarr.json`` can appear after the caller has cleaned
+    up. This waits (at most ``timeout`` seconds) for every task on that loop. It does nothing
+    when zarr has not been imported or its loop never started.
+
+    Examples
+    --------
+    >>> settle_zarr_writes()
+    """
+    module = sys.modules.get("zarr.core.sync")
+    loop = getattr(module, "loop", [None])[0] if module is not None else None
+    if not isinstance(loop, asyncio.AbstractEventLoop) or loop.is_closed():
+        return
+    if not loop.is_running():
+        return
+
+    async def _others() -> None:
+        me = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not me]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    future = asyncio.run_coroutine_threadsafe(_others(), loop)
+    try:
+        future.result(timeout + 1.0)
+    except Exception:  # a loop that stops or a timeout: nothing more can be done here
+        future.cancel()
+
+
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; on success it replaces ``path``, on error it is
@@ -83,6 +118,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
     try:
         yield tmp
     except BaseException:
+        settle_zarr_writes()  # an interrupted zarr call may still be writing into tmp
         _remove(tmp)
         raise
     if path.exists() and path.is_dir() and tmp.is_dir():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -37,7 +38,9 @@ from zarr.storage import LocalStore
 
 from stratoseg._threads import num_threads
 
-__all__ = ["ChunkWriter"]
+__all__ = ["ChunkWriter", "remove_temporaries"]
+
+_TMP = ".tmp"  # ending of a chunk being written: ``.<chunk>.<host>.<pid>.<thread>.tmp``
 
 
 def _direct_encoder(array: zarr.Array) -> Callable[[np.ndarray], bytes] | None:
@@ -63,6 +66,30 @@ def _direct_encoder(array: zarr.Array) -> Callable[[np.ndarray], bytes] | None:
         return None
     zstd = Zstd(level=codecs[1].level, checksum=codecs[1].checksum)
     return lambda chunk: bytes(zstd.encode(chunk))
+
+
+_HOST = socket.gethostname().replace(".", "_").replace(os.sep, "_")
+
+
+def remove_temporaries(folder: Path) -> int:
+    """Delete the chunk files a killed writer left half-written under ``folder`` (hidden
+    names ending in ``.tmp``); returns how many. Call only while no writer is running, e.g.
+    when a run is resumed under the workspace's writer lock.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / ".0.host.1.2.tmp").write_bytes(b"half"), (d / "0").write_bytes(b"whole")
+    >>> remove_temporaries(d), sorted(p.name for p in d.iterdir())
+    (1, ['0'])
+    """
+    count = 0
+    for path in folder.rglob(f".*{_TMP}"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            count += 1
+    return count
 
 
 class ChunkWriter:
@@ -149,7 +176,9 @@ class ChunkWriter:
             data = full
         encoded = self._encode(np.ascontiguousarray(data))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp = path.with_name(
+            f".{path.name}.{_HOST}.{os.getpid()}.{threading.get_ident()}{_TMP}"
+        )  # unique across the hosts of a cluster sharing the storage
         try:
             tmp.write_bytes(encoded)
             os.replace(tmp, path)

@@ -18,7 +18,7 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from stratoseg._memory import empty
-from stratoseg.workspace._chunks import ChunkWriter
+from stratoseg.workspace._chunks import ChunkWriter, remove_temporaries
 from stratoseg.workspace._workspace import Workspace, check_name
 
 __all__ = ["EncodedBlock", "PredictionRun", "open_prediction_run"]
@@ -239,6 +239,10 @@ def open_prediction_run(
                 "same ones, or pass overwrite to start again"
             )
         label_array = ws.labels(labels) if labels is not None else None
+        # chunks a killed run was writing: never renamed into place, so never read; removed
+        remove_temporaries(ws.path / "predictions" / run)
+        if labels is not None:
+            remove_temporaries(ws.path / "labels" / labels)
         return PredictionRun(array, label_array)
     if exists and not overwrite:
         raise FileExistsError(
