@@ -9,13 +9,14 @@ with one task thread each and the machine's CPUs shared out among them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from stratoseg._threads import ENV, num_threads
 
-__all__ = ["cluster_client"]
+__all__ = ["check_visible", "cluster_client", "run_on_cluster"]
 
 
 @contextmanager
@@ -59,3 +60,62 @@ def cluster_client(
     ):  # fmt: skip
         echo(f"dask dashboard: {client.dashboard_link} ({workers} local workers)")
         yield client
+
+
+def check_visible(array: Any) -> None:
+    """Refuse to write where the driver's zarr array is not: a worker without the shared
+    storage would read zeros and write to its own disk, and the run would look finished."""
+    root = getattr(getattr(array, "store", None), "root", None)
+    if array is None or root is None:
+        return
+    meta = Path(root) / array.path / "zarr.json"
+    if not meta.is_file():
+        import socket
+
+        raise FileNotFoundError(
+            f"worker on {socket.gethostname()} cannot see the workspace array {meta}: the "
+            "workspace must be on storage every worker sees, at the same absolute path"
+        )
+
+
+def run_on_cluster(
+    client: Any,
+    fn: Callable[[Any, int, Any], Any],
+    shared: Any,
+    todo: Sequence[tuple[int, Any]],
+    stop: Callable[[], None],
+    *,
+    name: str,
+    resources: dict[str, float] | None = None,
+    wait_for_workers: float = 600.0,
+) -> Iterator[tuple[int, Any]]:
+    """Run ``fn(shared, index, item)`` for each ``(index, item)`` of ``todo`` (one task per
+    block; ``item`` is its region, or whatever small value the block needs) on ``client``'s
+    cluster and yield ``(index, result)`` as each task returns.
+
+    ``name`` prefixes the task keys (make it unique per run: a rerun must never be answered
+    by a cached result). Waits up to ``wait_for_workers`` seconds for a first worker (queued
+    batch jobs may start late). ``shared`` goes by value with each task: it must be small
+    (array handles, paths, parameters), and then it is never lost with a worker. Tasks are not
+    pure (each writes), are retried twice on a failure (a lost worker's task reruns
+    elsewhere and writes the same bytes) and ask for ``resources`` (e.g. ``{"GPU": 1}``). On
+    an error or a stop, the tasks not yet finished are cancelled before the exception goes
+    on; tasks already running still finish.
+    """
+    from distributed import as_completed
+
+    if not todo:
+        return
+    client.wait_for_workers(1, timeout=wait_for_workers)
+    futures = [
+        client.submit(fn, shared, index, item, key=f"{name}-block-{index}",
+                      pure=False, retries=2, resources=resources)
+        for index, item in todo
+    ]  # fmt: skip
+    try:
+        for future in as_completed(futures):
+            stop()
+            index, result = future.result()
+            yield index, result
+    finally:
+        client.cancel(futures)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,6 @@ from stratoseg.workspace import Workspace, create_workspace
 distributed = pytest.importorskip("distributed")
 
 KWARGS: dict[str, Any] = {"block": (16, 16, 16), "device": "cpu"}
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=40,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):  # fmt: skip
-        yield c
 
 
 @pytest.fixture
@@ -126,11 +113,11 @@ def test_a_worker_that_cannot_see_the_workspace_refuses_the_block(tmp_path: Path
 
     import zarr
 
-    from stratoseg.inference._cluster import _check_visible
+    from stratoseg._cluster import check_visible
 
     array = zarr.create_array(store=str(tmp_path / "a.zarr"), shape=(4,), dtype="uint8")
     sent = pickle.dumps(array)
-    _check_visible(pickle.loads(sent))
+    check_visible(pickle.loads(sent))
     shutil.move(tmp_path / "a.zarr", tmp_path / "elsewhere.zarr")
     with pytest.raises(FileNotFoundError, match=r"cannot see the workspace array .*a\.zarr"):
-        _check_visible(pickle.loads(sent))
+        check_visible(pickle.loads(sent))

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from stratoseg.cli._cluster import add_cluster_arguments
 from stratoseg.cli._progress import progress_bar
 from stratoseg.cli._target import target_workspace
 from stratoseg.enhance import EnhanceParams, describe_params_error, write_enhanced_channel
@@ -64,6 +65,7 @@ def register(sub: Any) -> None:
         "workspace (default: the voxels below the threshold)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing channel")
+    add_cluster_arguments(p)
     p.set_defaults(func=cmd_enhance)
 
 
@@ -85,12 +87,15 @@ def params_from_args(args: argparse.Namespace) -> EnhanceParams:
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
+    from stratoseg._cluster import cluster_client
+
     params = params_from_args(args)
     if args.name is not None:
         check_name(args.name, what="--name")
     with (
         progress_bar("enhance") as bar,
         target_workspace(args.source, args.output, what="enhancement", progress=bar) as ws,
+        cluster_client(args.scheduler, args.workers) as client,
     ):
         arr = write_enhanced_channel(
             ws,
@@ -98,6 +103,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             name=args.name,
             overwrite=args.overwrite,
             seeds_labels=args.seeds,
+            client=client,
             progress=bar,
         )
         target = ws.path

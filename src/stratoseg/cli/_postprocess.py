@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from stratoseg.cli._cluster import add_cluster_arguments
 from stratoseg.cli._progress import progress_bar
 from stratoseg.cli._segment import _ints, _one_or_list
 
@@ -69,6 +70,7 @@ def register(sub: Any) -> None:
     p.add_argument("--block", type=_ints, help="block shape in voxels (whole chunks)")
     p.add_argument("--halo", type=_ints, help="voxels of context around each block (32)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing label image")
+    add_cluster_arguments(p)
     p.set_defaults(func=cmd_postprocess)
 
 
@@ -81,6 +83,7 @@ def method_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_postprocess(args: argparse.Namespace) -> int:
+    from stratoseg._cluster import cluster_client
     from stratoseg.postprocess import postprocess_workspace
     from stratoseg.workspace import Workspace
 
@@ -88,10 +91,12 @@ def cmd_postprocess(args: argparse.Namespace) -> int:
     with (
         progress_bar("postprocess", unit="block") as bar,
         Workspace.open(args.workspace, mode="r+") as ws,
+        cluster_client(args.scheduler, args.workers) as client,
     ):
         postprocess_workspace(
             ws, args.predictions, args.method, labels=args.labels, overwrite=args.overwrite,
-            block=args.block, halo=_one_or_list(args.halo), progress=bar, **params,
+            block=args.block, halo=_one_or_list(args.halo), client=client, progress=bar,
+            **params,
         )  # fmt: skip
         objects = ws.journal.entries("labels-written")[-1].get("objects")
         path = ws.path

@@ -20,6 +20,7 @@ from stratoseg.workspace import default_chunks
 
 __all__ = [
     "EnhanceParams",
+    "EnhancePlan",
     "Globals",
     "bytes_per_voxel",
     "describe_params_error",
@@ -27,6 +28,7 @@ __all__ = [
     "enhance_volume",
     "global_values",
     "halo",
+    "plan_enhance",
 ]
 
 
@@ -310,6 +312,73 @@ def enhance_array(
     return (out, dt, dtc) if return_maps else out
 
 
+@dataclass(frozen=True)
+class EnhancePlan:
+    """How a volume is enhanced block by block: what :func:`enhance_volume` computes, also
+    usable one block at a time (a task of a cluster run, :meth:`block`).
+
+    Attributes
+    ----------
+    image : dask.array.Array
+        The volume, in its blocks (``image.chunks``).
+    seeds : dask.array.Array or None
+        The geodesic seeds as a bool mask in the same blocks.
+    params : EnhanceParams
+    globals_ : Globals
+        The whole volume's range and threshold.
+    sampling : tuple of float
+        The voxel size.
+    depth : tuple of int or None
+        The halo read around each block; None when the maps are not local (one block).
+    """
+
+    image: da.Array
+    seeds: da.Array | None
+    params: EnhanceParams
+    globals_: Globals
+    sampling: tuple[float, ...]
+    depth: tuple[int, ...] | None
+
+    def _compute(self, b: np.ndarray, s: np.ndarray | None = None) -> np.ndarray:
+        return enhance_array(b, self.params, voxel_size=self.sampling, globals_=self.globals_,
+                             seeds=s)  # fmt: skip
+
+    def regions(self) -> list[tuple[slice, ...]]:
+        """The blocks, in C order of the block grid (the whole volume when the maps are not
+        local)."""
+        if self.depth is None:
+            return [tuple(slice(0, int(n)) for n in self.image.shape)]
+        edges = [np.cumsum((0, *c)) for c in self.image.chunks]
+        return [
+            tuple(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, index, strict=True))
+            for index in np.ndindex(*self.image.numblocks)
+        ]
+
+    def block(self, region: tuple[slice, ...]) -> np.ndarray:
+        """The enhanced values of one block, read with its halo (clipped at the volume's
+        faces, as :func:`enhance_volume` does) and cropped: the same numbers as there."""
+        depth = self.depth or (0,) * self.image.ndim
+        ext = tuple(slice(max(s.start - h, 0), min(s.stop + h, n))
+                    for s, h, n in zip(region, depth, self.image.shape, strict=True))  # fmt: skip
+        read = [self.image[ext]] + ([] if self.seeds is None else [self.seeds[ext]])
+        values = [np.asarray(v) for v in da.compute(*read, scheduler="synchronous")]
+        out = self._compute(*values)
+        return out[tuple(slice(s.start - e.start, s.stop - e.start)
+                         for s, e in zip(region, ext, strict=True))]  # fmt: skip
+
+    def lazy(self) -> da.Array:
+        """The enhanced volume as a dask array in the same blocks."""
+        inputs = [self.image] + ([] if self.seeds is None else [self.seeds])
+        meta = np.empty((0,) * self.image.ndim, np.float32)
+        if self.depth is None:
+            whole = [a.rechunk(self.image.shape) for a in inputs]
+            return da.map_blocks(self._compute, *whole, dtype=np.float32, meta=meta).rechunk(
+                self.image.chunks
+            )
+        return da.map_overlap(self._compute, *inputs, depth=dict(enumerate(self.depth)),
+                              boundary="none", dtype=np.float32, meta=meta)  # fmt: skip
+
+
 def enhance_volume(
     data: np.ndarray | da.Array,
     params: EnhanceParams | None = None,
@@ -330,6 +399,19 @@ def enhance_volume(
     ``seeds`` (geodesic method): a mask of the volume's shape, read block by block with the
     same halo (e.g. a label image > 0).
     """
+    return plan_enhance(data, params, voxel_size=voxel_size, chunks=chunks, seeds=seeds).lazy()
+
+
+def plan_enhance(
+    data: np.ndarray | da.Array,
+    params: EnhanceParams | None = None,
+    *,
+    voxel_size: Sequence[float] | None = None,
+    chunks: int | Sequence[int] | None = None,
+    seeds: np.ndarray | da.Array | None = None,
+) -> EnhancePlan:
+    """The :class:`EnhancePlan` of :func:`enhance_volume` (same arguments); the whole
+    volume's values are computed here (one pass over it)."""
     p = params or EnhanceParams()
     if isinstance(data, da.Array):
         arr = data
@@ -354,7 +436,7 @@ def enhance_volume(
         )
     g = global_values(arr, p)
 
-    inputs = [arr]
+    mask = None
     if seeds is not None:
         mask = (
             seeds
@@ -372,14 +454,5 @@ def enhance_volume(
                 "seeds must mark some voxels and leave others unmarked, got an "
                 f"{'all-zero' if not some else 'all-one'} mask"
             )
-        inputs.append(mask)
-
-    def block(b: np.ndarray, s: np.ndarray | None = None) -> np.ndarray:
-        return enhance_array(b, p, voxel_size=sampling, globals_=g, seeds=s)
-
-    meta = np.empty((0,) * arr.ndim, np.float32)
-    if p.max_distance is None:
-        whole = [a.rechunk(arr.shape) for a in inputs]
-        return da.map_blocks(block, *whole, dtype=np.float32, meta=meta).rechunk(arr.chunks)
-    depth = dict(enumerate(halo(p, sampling)))
-    return da.map_overlap(block, *inputs, depth=depth, boundary="none", dtype=np.float32, meta=meta)
+    depth = None if p.max_distance is None else halo(p, sampling)
+    return EnhancePlan(arr, mask, p, g, sampling, depth)

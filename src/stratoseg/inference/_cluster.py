@@ -16,14 +16,13 @@ of a task writes the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SegmentTask", "predict_encoded", "run_on_cluster", "segment_block_task"]
+__all__ = ["SegmentTask", "gpu_resources", "predict_encoded", "segment_block_task"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,12 @@ def predict_encoded(
 
 def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...]) -> tuple[int, int]:
     """Predict and write one block on a worker; returns ``(index, voxels)``, not arrays."""
+    from stratoseg._cluster import check_visible
     from stratoseg.inference._prepare import cached_predictor
     from stratoseg.workspace import PredictionRun
 
     for array in (task.predictions, task.labels):
-        _check_visible(array)
+        check_visible(array)
     predictor, _ = cached_predictor(Path(task.model_path), task.device)
     out = PredictionRun(task.predictions, task.labels)
     try:
@@ -82,22 +82,6 @@ def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...])
     return index, int(np.prod([s.stop - s.start for s in region]))
 
 
-def _check_visible(array: Any) -> None:
-    """Refuse to write where the driver's array is not (a worker without the shared storage
-    would read zeros and write to its own disk, and the run would look finished)."""
-    root = getattr(getattr(array, "store", None), "root", None)
-    if array is None or root is None:
-        return
-    meta = Path(root) / array.path / "zarr.json"
-    if not meta.is_file():
-        import socket
-
-        raise FileNotFoundError(
-            f"worker on {socket.gethostname()} cannot see the workspace array {meta}: the "
-            "workspace must be on storage every worker sees, at the same absolute path"
-        )
-
-
 def gpu_resources(client: Any) -> dict[str, float] | None:
     """``{"GPU": 1}`` when every worker of the cluster declares a ``GPU`` resource (one task
     per GPU at a time), else None."""
@@ -105,43 +89,3 @@ def gpu_resources(client: Any) -> dict[str, float] | None:
     if workers and all("GPU" in (w.get("resources") or {}) for w in workers.values()):
         return {"GPU": 1}
     return None
-
-
-def run_on_cluster(
-    client: Any,
-    fn: Callable[..., tuple[int, int]],
-    shared: Any,
-    todo: Sequence[tuple[int, tuple[slice, ...]]],
-    mark: Callable[[int], None],
-    stop: Callable[[], None],
-    *,
-    name: str,
-    wait_for_workers: float = 600.0,
-) -> Iterator[int]:
-    """Run ``fn(shared, index, region)`` for each block of ``todo`` on ``client``'s cluster;
-    ``mark(index)`` each block as its task returns, and yield its voxels.
-
-    Waits up to ``wait_for_workers`` seconds for a first worker. ``shared`` goes with each
-    task (it is small). Tasks are not pure (each writes), are retried twice on a failure, and
-    ask for a GPU where the workers have them. On an error or a stop, the tasks not yet
-    finished are cancelled before the exception goes on (running ones still finish).
-    """
-    from distributed import as_completed
-
-    if not todo:
-        return
-    client.wait_for_workers(1, timeout=wait_for_workers)  # queued batch jobs may start late
-    resources = gpu_resources(client)
-    futures = [  # ``shared`` by value in each task: small, and never lost with a worker
-        client.submit(fn, shared, index, region, key=f"{name}-block-{index}",
-                      pure=False, retries=2, resources=resources)
-        for index, region in todo
-    ]  # fmt: skip
-    try:
-        for future in as_completed(futures):
-            stop()
-            index, voxels = future.result()
-            mark(index)
-            yield voxels
-    finally:
-        client.cancel(futures)

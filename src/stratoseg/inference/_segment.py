@@ -17,12 +17,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from stratoseg._cluster import run_on_cluster
 from stratoseg._progress import Cancelled, ProgressFn, StopFn
 from stratoseg.inference._block import input_region
 from stratoseg.inference._cluster import (
     SegmentTask,
+    gpu_resources,
     predict_encoded,
-    run_on_cluster,
     segment_block_task,
 )
 from stratoseg.inference._plan import block_seed
@@ -110,10 +111,13 @@ def segment_workspace(
                             seed=block_seed(seed, i))  # fmt: skip
 
     if client is not None:
-        name = f"stratoseg-segment-{uuid.uuid4().hex[:8]}"  # never a cached result's key
-        blocks_done = run_on_cluster(
-            client, segment_block_task, task, todo, out.mark_done, stop, name=name
-        )
+        blocks_done = _marked(
+            run_on_cluster(
+                client, segment_block_task, task, todo, stop, resources=gpu_resources(client),
+                name=f"stratoseg-segment-{uuid.uuid4().hex[:8]}",
+            ),
+            out.mark_done,
+        )  # fmt: skip
     elif workers == 1:
         blocks_done = _overlapped(todo, compute, out.write, reader, read_ahead, stop)
     else:
@@ -129,6 +133,16 @@ def segment_workspace(
     out.finish()
     ws.journal.append("prediction-finished", name=run or card.name, labels=labels)
     return out
+
+
+def _marked(results: Iterator[tuple[int, int]], mark: Callable[[int], None]) -> Iterator[int]:
+    """Each block marked done as its task returns (its chunks are on disk), then its voxels."""
+    try:
+        for index, voxels in results:
+            mark(index)
+            yield voxels
+    finally:
+        getattr(results, "close", lambda: None)()
 
 
 Compute = Callable[[int, tuple[slice, ...], Any], EncodedBlock]

@@ -33,6 +33,7 @@ def postprocess_workspace(
     overwrite: bool = False,
     block: Sequence[int] | None = None,
     halo: int | Sequence[int] | None = None,
+    client: Any = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     **params: Any,
@@ -57,6 +58,9 @@ def postprocess_workspace(
         The label image to write (uint8 classes for ``map``, uint32 instance ids otherwise).
     overwrite : bool
         Replace an existing label image of that name (its reviewed mask is kept).
+    client : distributed.Client, optional
+        Run the blocks as tasks on this cluster (see :func:`postprocess_blockwise`); the
+        workspace must be on storage every worker sees. The labels are the same.
     """
     check_name(labels, what="labels name")
     if method not in METHODS:
@@ -91,7 +95,7 @@ def postprocess_workspace(
         )  # fmt: skip
         count = postprocess_blockwise(
             probs, method, out=scratch, block=block, halo=halos, progress=progress,
-            should_stop=should_stop, **params,
+            should_stop=should_stop, client=client, scratch=scratch_dir, **params,
         )  # fmt: skip
         settings = {**METHODS[method].defaults, **params}
         return ws.write_labels(

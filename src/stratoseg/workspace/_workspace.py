@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -366,14 +367,19 @@ class Workspace:
         overwrite: bool = False,
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
+        fill: Callable[[zarr.Array], None] | None = None,
         **params: Any,
     ) -> zarr.Array:
-        """Write a derived input channel on the workspace grid as ``channels/<name>``."""
+        """Write a derived input channel on the workspace grid as ``channels/<name>``.
+
+        ``fill(target)``, when given, writes the values into the new (temporary) array itself,
+        e.g. by tasks on a cluster; ``data`` then only gives the shape and dtype.
+        """
         self._check_writable()
         check_name(name, what="channel name")
         arr = self._check_grid(data, "channel data")
         return self._write_array(
-            "channels", name, arr, {"params": params}, (), overwrite, progress, should_stop
+            "channels", name, arr, {"params": params}, (), overwrite, progress, should_stop, fill
         )
 
     def _write_array(
@@ -386,6 +392,7 @@ class Workspace:
         overwrite: bool,
         progress: ProgressFn | None,
         should_stop: StopFn | None,
+        fill: Callable[[zarr.Array], None] | None = None,
     ) -> zarr.Array:
         if name in self._names(group) and not overwrite:
             raise FileExistsError(
@@ -402,7 +409,10 @@ class Workspace:
                 fill_value=0,
                 attributes=attrs,
             )
-            store(data, arr)
+            if fill is None:
+                store(data, arr)
+            else:
+                fill(arr)
         self.journal.append(
             f"{group}-written", name=name, dtype=str(data.dtype), **attrs.get("params", {})
         )
