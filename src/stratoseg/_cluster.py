@@ -9,6 +9,7 @@ with one task thread each and the machine's CPUs shared out among them
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +47,7 @@ def cluster_client(
             raise ConnectionError(
                 f"cannot reach the dask scheduler at {scheduler!r}: {exc}"
             ) from None
-        with client:
+        with _quiet(), client, _lost_scheduler(client, scheduler):  # quiet while it closes
             echo(f"dask dashboard: {client.dashboard_link}")
             yield client
         return
@@ -54,12 +55,46 @@ def cluster_client(
     # the CPUs shared out: each worker's torch and chunk writers get their part, not them all
     env = {ENV: str(max(1, num_threads() // n))}
     with (
+        _quiet(),
         LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                      dashboard_address=":0", silence_logs=40, env=env) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
         echo(f"dask dashboard: {client.dashboard_link} ({workers} local workers)")
         yield client
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """distributed's client-side log records (tracebacks of lost connections, retries) kept
+    off the terminal while the job runs: failures reach the user as one error line, and the
+    workers' own logs are on the dashboard."""
+    loggers = [logging.getLogger(f"distributed{part}")
+               for part in ("", ".client", ".core", ".comm", ".batched", ".utils")]  # fmt: skip
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@contextmanager
+def _lost_scheduler(client: Any, address: str) -> Iterator[None]:
+    """A job that fails because the scheduler went away says so (and how to continue)."""
+    try:
+        yield
+    except Exception as exc:
+        lost = "connection-lost" in str(exc) or client.status not in ("running", "connecting")
+        if not lost or isinstance(exc, ConnectionError):
+            raise
+        raise ConnectionError(
+            f"lost the connection to the dask scheduler at {address!r} "
+            f"({type(exc).__name__}); the blocks finished so far are kept: start the "
+            "scheduler again and rerun the command with --resume (segment) or as it was"
+        ) from None
 
 
 def check_visible(array: Any) -> None:

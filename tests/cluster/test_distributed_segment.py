@@ -121,3 +121,17 @@ def test_a_worker_that_cannot_see_the_workspace_refuses_the_block(tmp_path: Path
     shutil.move(tmp_path / "a.zarr", tmp_path / "elsewhere.zarr")
     with pytest.raises(FileNotFoundError, match=r"cannot see the workspace array .*a\.zarr"):
         check_visible(pickle.loads(sent))
+
+
+def test_the_driver_does_not_load_the_network(
+    client: Any, workspace: Workspace, tiny_model: Path
+) -> None:
+    """The workers load it on their own devices: a login node without the GPU asked for
+    (``--device cuda``) can still drive the run, and holds no weights."""
+    from stratoseg.inference import _prepare
+
+    _prepare._cache.clear()
+    with workspace as ws:
+        run = segment_workspace(ws, tiny_model, run="c", labels=None, client=client, **KWARGS)
+        assert run.complete
+    assert _prepare._cache == {}

@@ -67,8 +67,8 @@ class Prepared:
     path : Path
         The resolved model package.
     card : ModelCard
-    predictor : Predictor
-        ``(B, C, *window) -> (B, K, *out_window)`` probabilities.
+    predictor : Predictor or None
+        ``(B, C, *window) -> (B, K, *out_window)`` probabilities (None when not loaded).
     plan : SegmentPlan
         Blocks and per-axis tiling.
     reader : InputReader
@@ -108,6 +108,7 @@ def prepare(
     block: int | Sequence[int] | None = None,
     tiling: Tiling = "crop",
     array: Any = None,
+    load: bool = True,
 ) -> Prepared:
     """Resolve and load ``model``, check it fits ``image`` and plan the blocks.
 
@@ -125,11 +126,15 @@ def prepare(
     array : array-like, optional
         The stored array behind ``image`` (:attr:`stratoseg.io.Volume.array`): blocks are
         read from it directly.
+    load : bool
+        Load the network here; False when the blocks run elsewhere (the workers of a
+        cluster load it themselves, on their own devices): ``predictor`` is then None, and
+        this process needs neither the weights in memory nor the device asked for.
     """
-    from stratoseg.models import resolve_model
+    from stratoseg.models import read_card, resolve_model
 
     path = Path(resolve_model(model)).resolve()
-    predictor, card = cached_predictor(path, device)
+    predictor, card = cached_predictor(path, device) if load else (None, read_card(path))
     shape = tuple(int(n) for n in image.shape)
     if len(shape) not in (2, 3):
         raise ValueError(

@@ -77,6 +77,7 @@ def segment_workspace(
     ready = prepare(
         image.data, model, chunks=ws.chunks, voxel_size=ws.voxel_size, device=device,
         window=window, halo=halo, block=block, tiling=tiling, array=image.array,
+        load=client is None,  # a cluster's workers load the network on their own devices
     )  # fmt: skip
     card, plan, reader, predictor = ready.card, ready.plan, ready.reader, ready.predictor
     out = open_prediction_run(
