@@ -143,7 +143,7 @@ def run_on_cluster(
         return
     client.wait_for_workers(1, timeout=wait_for_workers)
     futures = [
-        client.submit(fn, shared, index, item, key=f"{name}-block-{index}",
+        client.submit(_synchronously, fn, shared, index, item, key=f"{name}-block-{index}",
                       pure=False, retries=2, resources=resources)
         for index, item in todo
     ]  # fmt: skip
@@ -154,3 +154,13 @@ def run_on_cluster(
             yield index, result
     finally:
         client.cancel(futures)
+
+
+def _synchronously(fn: Callable[[Any, int, Any], Any], shared: Any, index: int, item: Any) -> Any:
+    """``fn(shared, index, item)`` with dask's synchronous scheduler: a dask array read inside
+    a block task (a referenced source) is computed right there, never submitted back to the
+    cluster from a worker's task."""
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        return fn(shared, index, item)
