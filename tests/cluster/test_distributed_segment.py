@@ -135,3 +135,16 @@ def test_the_driver_does_not_load_the_network(
         run = segment_workspace(ws, tiny_model, run="c", labels=None, client=client, **KWARGS)
         assert run.complete
     assert _prepare._cache == {}
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_a_2048_cube_is_about_a_thousand_block_tasks(dims: int) -> None:
+    """One task per block, and blocks group chunks under the memory budget: the graph of a
+    2048^3 volume with 64^3 chunks stays near a thousand tasks (32,768 chunks)."""
+    from stratoseg.inference import plan_segment
+    from stratoseg.models import UNetConfig
+
+    cfg = UNetConfig(spatial_dims=dims, in_channels=1, out_channels=3, depth=4 if dims == 2
+                     else 3, base_filters=16)  # fmt: skip
+    plan = plan_segment(cfg, (2048,) * 3, (64,) * 3, classes=3, input_itemsize=1)
+    assert 500 <= len(plan.blocks()) <= 1200
