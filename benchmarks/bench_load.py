@@ -84,17 +84,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", type=int, nargs=3, default=SHAPE)
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
+    parser.add_argument(
+        "--volume", metavar="ZARR", help="a volume made earlier by `stratoseg synth composite`"
+        " (of --shape, 64^3 chunks), instead of generating it again (it takes a while)"
+    )
     args = parser.parse_args()
     shape = tuple(args.shape)
     with tempfile.TemporaryDirectory(dir=args.keep) as tmp:
         d = Path(tmp)
         model = train_tiny_model(d / "load-2d.zip", name="load-2d", config=UNetConfig(
             spatial_dims=2, in_channels=1, out_channels=3, depth=2, base_filters=8))  # fmt: skip
-        src = d / "volume.zarr"
+        src = Path(args.volume) if args.volume else d / "volume.zarr"
         t = time.perf_counter()
-        subprocess.run([STRATOSEG, "synth", "composite", "-o", str(src), "--shape",
-                        *map(str, shape), "--chunks", str(CHUNKS)], check=True,
-                       capture_output=True)  # fmt: skip
+        if not args.volume:
+            subprocess.run([STRATOSEG, "synth", "composite", "-o", str(src), "--shape",
+                            *map(str, shape), "--chunks", str(CHUNKS)], check=True,
+                           capture_output=True)  # fmt: skip
         synth_s = time.perf_counter() - t
         ws = d / "ws.zarr"
         subprocess.run([STRATOSEG, "import", str(src), "-o", str(ws), "--reference",
@@ -116,9 +121,10 @@ def main() -> int:
         "",
         f"`python benchmarks/bench_load.py`, {machine()}. A synthetic composite of "
         f"{' x '.join(map(str, shape))} uint8 voxels ({gib:.2f} GiB), generated lazily by "
-        f"`stratoseg synth` into a zarr of {CHUNKS}^3 chunks ({synth_s:.0f} s) and referenced by "
-        "a workspace; `stratoseg segment` with a small 2-D network (depth 2, 8 filters), the "
-        "defaults (crop tiling, uint8 probabilities, MAP labels). Peak memory: the largest sum "
+        f"`stratoseg synth` into a zarr of {CHUNKS}^3 chunks"
+        + (f" ({synth_s:.0f} s)" if not args.volume else " (made beforehand)")
+        + " and referenced by a workspace; `stratoseg segment` with a small 2-D network "
+        "(depth 2, 8 filters), the defaults (crop tiling, uint8 probabilities, MAP labels). Peak memory: the largest sum "
         "of the resident sets of the command's process tree (with the cluster: the command, "
         "the nannies and the workers), sampled every 0.1 s; `ru_maxrss`: the kernel's peak of "
         "the largest single process. Goal: under 2 GB.",
