@@ -85,8 +85,10 @@ def main() -> int:
     parser.add_argument("--shape", type=int, nargs=3, default=SHAPE)
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
     parser.add_argument(
-        "--volume", metavar="ZARR", help="a volume made earlier by `stratoseg synth composite`"
-        " (of --shape, 64^3 chunks), instead of generating it again (it takes a while)"
+        "--volume",
+        metavar="ZARR",
+        help="a volume made earlier by `stratoseg synth composite`"
+        " (of --shape, 64^3 chunks), instead of generating it again (it takes a while)",
     )
     args = parser.parse_args()
     shape = tuple(args.shape)
@@ -124,7 +126,8 @@ def main() -> int:
         f"`stratoseg synth` into a zarr of {CHUNKS}^3 chunks"
         + (f" ({synth_s:.0f} s)" if not args.volume else " (made beforehand)")
         + " and referenced by a workspace; `stratoseg segment` with a small 2-D network "
-        "(depth 2, 8 filters), the defaults (crop tiling, uint8 probabilities, MAP labels). Peak memory: the largest sum "
+        "(depth 2, 8 filters), the defaults (crop tiling, uint8 probabilities, MAP labels). "
+        "Peak memory: the largest sum "
         "of the resident sets of the command's process tree (with the cluster: the command, "
         "the nannies and the workers), sampled every 0.1 s; `ru_maxrss`: the kernel's peak of "
         "the largest single process. Goal: under 2 GB.",
