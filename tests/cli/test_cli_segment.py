@@ -4,31 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import tifffile
-import torch
 
+from _packages import untrained_package
 from stratoseg.cli import main
 from stratoseg.inference import segment_workspace
-from stratoseg.models import ModelCard, UNetConfig, build_model, save_package
 from stratoseg.workspace import Workspace
-
-
-def _package(d: Path, name: str, norm: str = "minmax", **config: Any) -> Path:
-    """An untrained 1-channel, 2-class package (enough for argument checks)."""
-    cfg = UNetConfig(in_channels=1, out_channels=2, base_filters=4, **config)
-    torch.manual_seed(0)
-    card = ModelCard(
-        name=name,
-        architecture={"kind": "unet", "config": cfg},
-        input={"channels": [{"source": "image"}], "normalisation": {"kind": norm}},
-        classes=[{"name": "a"}, {"name": "b"}],
-        receptive_field=cfg.receptive_field,
-    )
-    return save_package(build_model(cfg).eval(), card, d / f"{name}.zip")
 
 
 def _image(d: Path, name: str = "v.tif", array: np.ndarray | None = None) -> str:
@@ -38,7 +22,7 @@ def _image(d: Path, name: str = "v.tif", array: np.ndarray | None = None) -> str
 
 
 def _model2d(d: Path) -> str:
-    return str(_package(d, "m2", spatial_dims=2, depth=2))
+    return str(untrained_package(d, "m2", spatial_dims=2, depth=2))
 
 
 def _unknown_model(d: Path) -> list[str]:
@@ -57,7 +41,7 @@ def _multichannel(d: Path) -> list[str]:
 
 
 def _3d_model_on_2d(d: Path) -> list[str]:
-    model = str(_package(d, "m3", spatial_dims=3, depth=1))
+    model = str(untrained_package(d, "m3", spatial_dims=3, depth=1))
     image = _image(d, "2d.tif", np.zeros((40, 40), np.uint8))
     return ["segment", image, "-o", str(d / "ws.zarr"), "--model", model]
 
@@ -86,7 +70,7 @@ def _inf_unnormalised(d: Path) -> list[str]:
     """Normalisation "none" takes no whole-volume statistics: the block read catches it."""
     data = np.ones((6, 40, 40), np.float32)
     data[3, 5, 5] = np.inf
-    model = str(_package(d, "raw", norm="none", spatial_dims=2, depth=2))
+    model = str(untrained_package(d, "raw", norm="none", spatial_dims=2, depth=2))
     return ["segment", _image(d, "inf.tif", data), "-o", str(d / "ws.zarr"), "--model", model]
 
 
@@ -144,7 +128,7 @@ def test_a_read_only_workspace_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("config", [{"spatial_dims": 2, "depth": 2}, {"spatial_dims": 3}])
 def test_a_volume_smaller_than_a_window_is_padded(tmp_path: Path, config: dict) -> None:
-    model = str(_package(tmp_path, "m", **{"depth": 2, **config}))
+    model = str(untrained_package(tmp_path, "m", **{"depth": 2, **config}))
     image = _image(tmp_path, "small.tif", np.random.default_rng(1).random((2, 7, 9)))
     argv = ["segment", image, "-o", str(tmp_path / "ws.zarr"), "--model", model, "--device", "cpu"]
     assert main(argv) == 0

@@ -137,3 +137,50 @@ def test_conflicting_keys(tmp_path: Path) -> None:
         f["a"] = np.zeros((3, 3), np.uint8)
     with pytest.raises(ValueError, match="conflicts"):
         open_volume(f"{p}:/a", key="/b")
+
+
+def test_a_corrupt_zarr_chunk_is_named(tmp_path: Path) -> None:
+    """zarr raises what its codec raises (a RuntimeError from zstd); every read through
+    open_volume, the dask array and the stored array alike, names the chunk file."""
+    z = zarr.create_array(store=str(tmp_path / "c.zarr"), shape=(4, 8), chunks=(2, 4), dtype="u2")
+    z[...] = 5
+    (tmp_path / "c.zarr" / "c" / "1" / "1").write_bytes(b"\x00garbage")
+    vol = open_volume(tmp_path / "c.zarr")
+    assert int(vol.data[:2].sum().compute()) == 5 * 16  # the good chunks still read
+    name = r"the chunk .*c\.zarr/c/1/1 of the zarr array .*c\.zarr cannot be decoded"
+    with pytest.raises(ValueError, match=name):
+        vol.data.compute()
+    with pytest.raises(ValueError, match=name):
+        vol.array[1:3, 2:7]  # a region over four chunks: the damaged one is found
+    np.testing.assert_array_equal(vol.array[:2, :4], 5)
+
+
+def test_empty_and_imageless_tiffs(tmp_path: Path) -> None:
+    (tmp_path / "header.tif").write_bytes(b"II*\x00\x00\x00\x00\x00")
+    with pytest.raises(ValueError, match=r"header\.tif holds no image"):
+        open_volume(tmp_path / "header.tif")
+    with pytest.warns(UserWarning, match="zero-size"):  # tifffile writes it, and says so
+        tifffile.imwrite(tmp_path / "empty.tif", np.zeros((0, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"empty\.tif holds an empty image: shape \(0, 4, 4\)"):
+        open_volume(tmp_path / "empty.tif")
+
+
+def test_an_mrc_extended_header_longer_than_the_file(tmp_path: Path) -> None:
+    """mrcfile would first allocate a buffer of the declared extended header size."""
+    import mrcfile
+
+    with mrcfile.new(tmp_path / "a.mrc") as m:
+        m.set_data(np.zeros((2, 4, 4), np.float32))
+    data = bytearray((tmp_path / "a.mrc").read_bytes())
+    data[92:96] = (2**31 - 1).to_bytes(4, "little")  # NSYMBT
+    (tmp_path / "a.mrc").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"extended header of 2147483647 bytes, the file has 128"):
+        open_volume(tmp_path / "a.mrc")
+
+
+def test_an_hdf5_dataset_of_too_many_chunks(tmp_path: Path) -> None:
+    """2**21 stored chunks along one axis (nothing written): dask would list every one."""
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f.create_dataset("x", shape=(2**21, 4, 4), chunks=(1, 4, 4), dtype="u1")
+    with pytest.raises(ValueError, match=r"declares 2097152 chunks of 1 along axis 0"):
+        open_volume(tmp_path / "a.h5")

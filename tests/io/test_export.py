@@ -11,7 +11,11 @@ import pytest
 from stratoseg.io import open_volume, write_tiff, write_tiffs
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "int32", "uint32", "bool"])
+@pytest.mark.parametrize(
+    "dtype",
+    ["bool", "int8", "uint8", "uint16", "int32", "uint32", "int64", "uint64", "float16", "float32",
+     "float64"],
+)  # fmt: skip
 def test_dtypes_and_voxel_size_survive(tmp_path: Path, dtype: str) -> None:
     a = (np.arange(5 * 12 * 10).reshape(5, 12, 10) % 7).astype(dtype)
     write_tiff(

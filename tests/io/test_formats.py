@@ -20,6 +20,7 @@ import zarr
 
 from stratoseg.io import open_volume
 from stratoseg.io._lazy import LazySource
+from stratoseg.io._zarr import CheckedArray
 
 Writer = Callable[[Path, np.ndarray], Path]
 
@@ -298,7 +299,8 @@ def test_the_stored_array_is_given_only_when_it_is_the_data(tmp_path: Path) -> N
     zarr.open_group(str(tmp_path / "g.zarr"), mode="w").create_array("a", data=a)
     for vol in (open_volume(tmp_path / "p.zarr"), open_volume(tmp_path / "p.zarr" / "0"),
                 open_volume(tmp_path / "g.zarr" / "a")):  # fmt: skip
-        assert isinstance(vol.array, zarr.Array)
+        assert isinstance(vol.array, CheckedArray)  # reads name a corrupt chunk
+        assert isinstance(vol.array.array, zarr.Array)
         np.testing.assert_array_equal(vol.array[1:3, 5:9], a[1:3, 5:9])
         assert vol.as_3d() is vol
     flat = zarr.open_group(str(tmp_path / "f.zarr"), mode="w").create_array("a", data=a[0])

@@ -118,6 +118,11 @@ def test_hostile_packages_are_refused_and_nothing_is_installed(
     with pytest.raises(ValueError, match="has shape"):
         import_package(_zip(tmp_path / "s.zip", {"model.json": json.dumps(wider).encode(),
                                                   "model.safetensors": weights}))  # fmt: skip
+    absurd = json.loads(card)  # a network of 10**20 parameters: refused before it is built
+    absurd["architecture"]["config"]["base_filters"] = 10**9
+    with pytest.raises(ValueError, match=r"invalid model.json: .*base_filters=1000000000"):
+        import_package(_zip(tmp_path / "b.zip", {"model.json": json.dumps(absurd).encode(),
+                                                  "model.safetensors": weights}))  # fmt: skip
     with pytest.raises(ValueError, match="model name must be"):
         import_package(package, name="../../outside")
     with pytest.raises(FileNotFoundError, match="not found"):

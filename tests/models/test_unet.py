@@ -162,3 +162,16 @@ def test_inference_copy_gives_the_same_outputs(
     inplace = [m.inplace for m in fast.modules() if hasattr(m, "inplace")]
     assert all(inplace)
     assert len(inplace) == (0 if activation == "gelu" else 2 * (2 * 2 + 1))
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance", "group", "none"])
+@pytest.mark.parametrize("upsample", ["transpose", "interp"])
+@pytest.mark.parametrize(
+    ("spatial_dims", "depth", "context"), [(2, 1, 1), (2, 3, 1), (2, 2, 3), (3, 1, 1), (3, 3, 1)]
+)
+def test_parameter_count_is_that_of_the_network(
+    spatial_dims: int, norm: str, upsample: str, depth: int, context: int
+) -> None:
+    cfg = UNetConfig(spatial_dims=spatial_dims, in_channels=2, out_channels=3, depth=depth,
+                     base_filters=8, norm=norm, upsample=upsample, context=context)  # fmt: skip
+    assert cfg.parameter_count == sum(p.numel() for p in build_model(cfg).parameters())

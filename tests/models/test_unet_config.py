@@ -129,3 +129,13 @@ def test_receptive_extent_offset() -> None:
     assert c.receptive_extent(5) == c.receptive_extent(1)  # modulo the divisor
     with pytest.raises(TypeError, match="offset"):
         c.receptive_extent(1.5)  # type: ignore[arg-type]
+
+
+def test_an_absurd_network_is_refused_before_it_is_built() -> None:
+    """The size check needs no torch: a card or a command line asking for 10**9 base filters
+    is refused naming the fields, never allocated."""
+    with pytest.raises(ValidationError, match=r"4.54e\+20 parameters \(base_filters=1000000000"):
+        cfg(base_filters=10**9)
+    with pytest.raises(ValidationError, match=r"more than the 1,073,741,824 allowed"):
+        cfg(in_channels=10**7, base_filters=64)
+    assert cfg(base_filters=64, depth=4, spatial_dims=3).parameter_count < 2**30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -116,17 +117,25 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def sampled_range(vol: Volume, *, max_blocks: int = 8) -> tuple[float, float]:
-    """Min and max over up to ``max_blocks`` chunks spread through the volume (cheap)."""
+def sampled_range(vol: Volume, *, max_blocks: int = 8) -> tuple[float, float, bool] | None:
+    """Min and max of the finite values over up to ``max_blocks`` chunks spread through the
+    volume (cheap), and whether NaN or infinite values were seen; None when no finite value
+    was (an empty image, or one of NaN only)."""
     nblocks = vol.data.numblocks
-    flat = int(np.prod(nblocks))
+    flat = math.prod(nblocks)
+    if flat == 0:
+        return None
     picks = np.unique(np.linspace(0, flat - 1, min(max_blocks, flat)).round().astype(int))
-    lo, hi = np.inf, -np.inf
+    lo, hi, nonfinite = np.inf, -np.inf, False
     for i in picks:
         block = np.asarray(vol.data.blocks[np.unravel_index(i, nblocks)].compute())
+        if block.dtype.kind == "f":
+            finite = np.isfinite(block)
+            nonfinite = nonfinite or not finite.all()
+            block = block[finite]
         if block.size:
             lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
-    return lo, hi
+    return (lo, hi, nonfinite) if lo <= hi else None
 
 
 def _voxel_text(voxel_size: list[float], unit: str | None) -> str:
@@ -174,8 +183,9 @@ def _is_demo(path: Path) -> bool:
 def cmd_info(args: argparse.Namespace) -> int:
     vol = open_volume(args.path, key=args.key)
     info = vol.summary()
-    lo, hi = sampled_range(vol)
-    info["value_range_sampled"] = [lo, hi]
+    sampled = sampled_range(vol)
+    info["value_range_sampled"] = None if sampled is None else list(sampled[:2])
+    info["nonfinite_sampled"] = vol.dtype.kind == "f" and (sampled is None or sampled[2])
     if is_workspace(args.path):
         with Workspace.open(args.path, mode="r") as ws:
             info["workspace"] = ws.summary()
@@ -185,7 +195,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     rows = {k: info[k] for k in ("path", "format", "key", "axes", "shape", "dtype", "chunks")}
     rows["voxel size"] = _voxel_text(info["voxel_size"], vol.unit)
     rows["levels"] = len(info["levels"])
-    rows["value range"] = f"{lo:g} .. {hi:g} (sampled)"
+    if sampled is None:
+        rows["value range"] = "no finite value (sampled)" if vol.data.size else "empty image"
+    else:
+        lo, hi, nonfinite = sampled
+        rows["value range"] = f"{lo:g} .. {hi:g} (sampled)" + (", and NaN or Inf" * nonfinite)
     if "workspace" in info:
         w = info["workspace"]
         rows.update(

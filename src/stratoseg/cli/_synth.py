@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +20,9 @@ from stratoseg.io import atomic_output, check_output_path, write_tiffs
 __all__ = ["gt_path", "register"]
 
 KINDS = ("composite", "cells", "membranes")
+#: Bytes per voxel of the ground truth of each kind (uint8 classes, uint32 instance ids); the
+#: image is uint8.
+GT_BYTES = {"composite": 1, "cells": 4, "membranes": 4}
 
 
 def register(sub: Any) -> None:
@@ -72,6 +77,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     kind: Literal["file", "folder"] = "folder" if suffix.endswith(".zarr") else "file"
     check_output_path(out, overwrite=args.overwrite, kind=kind)
     check_output_path(gt, overwrite=args.overwrite, name="ground-truth output", kind=kind)
+    _check_space(out, gt, args.kind, args.shape)
     makers: dict[str, Callable[..., synthetic.SyntheticVolume]] = {
         "composite": synthetic.make_composite,
         "cells": synthetic.make_cells,
@@ -100,6 +106,21 @@ def cmd_synth(args: argparse.Namespace) -> int:
         f"({vol.labels.dtype}, {vol.kind} ground truth)"
     )
     return 0
+
+
+def _check_space(out: Path, gt: Path, kind: str, shape: list[int]) -> None:
+    """Refuse a shape whose outputs cannot fit on the disk, before anything is drawn (the
+    generators draw every object of the volume up front: a huge shape fails in memory)."""
+    if not all(n > 0 for n in shape):
+        return  # the generator names the bad shape
+    need = math.prod(shape) * (1 + GT_BYTES[kind])
+    free = shutil.disk_usage(out.parent).free
+    if need > free:
+        raise ValueError(
+            f"--shape {' '.join(map(str, shape))} needs up to {need / 2**30:,.1f} GiB for "
+            f"{out.name} and {gt.name} (uncompressed), but {out.parent} has "
+            f"{free / 2**30:,.1f} GiB free"
+        )
 
 
 def _zarr_like(

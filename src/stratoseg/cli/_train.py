@@ -89,15 +89,38 @@ def config_from_args(args: argparse.Namespace, classes: int | None) -> Any:
     }  # fmt: skip
     if settings["steps"] is None and args.minutes is None:
         settings["steps"] = 500
-    try:
-        if args.base_model is None and classes is not None:
+    if args.base_model is None and classes is not None:
+        try:
             settings["architecture"] = UNetConfig(
                 spatial_dims=args.dims, in_channels=1, out_channels=classes,
                 depth=args.depth, base_filters=args.filters, context=args.context,
             )  # fmt: skip
+        except ValidationError as exc:
+            raise ValueError(_architecture_error(exc)) from None
+    try:
         return TrainConfig(**settings)
     except ValidationError as exc:
         raise ValueError(describe_params_error(exc, as_flags=True)) from None
+
+
+#: The options that set the fields of a new network's UNetConfig.
+_ARCHITECTURE_FLAGS = {"spatial_dims": "--dims", "depth": "--depth", "base_filters": "--filters",
+                       "context": "--context", "out_channels": "--classes"}  # fmt: skip
+
+
+def _architecture_error(exc: ValidationError) -> str:
+    """One line naming the option behind each bad field of a new network; the checks that
+    concern several fields (the network's size, an even context) keep their own message."""
+    parts = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:
+            parts.append(msg)
+            continue
+        field = str(err["loc"][0])
+        flag = _ARCHITECTURE_FLAGS.get(field, field)
+        parts.append(f"{flag} {msg[:1].lower()}{msg[1:]}, got {err['input']!r}")
+    return "; ".join(parts)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

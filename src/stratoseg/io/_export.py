@@ -38,8 +38,11 @@ def write_tiff(
     """Write ``data`` to a TIFF file without holding more than one z-slab in memory.
 
     ImageJ hyperstack TIFF for uint8, uint16 and float32 (Fiji reads the voxel size), OME-TIFF
-    for other dtypes; BigTIFF when the data exceed 2 GiB. The file appears under its final name
-    only when complete.
+    for other dtypes; BigTIFF when the data exceed 2 GiB. bool is written as uint8 and float16
+    as float32 (exactly); int64 and uint64, which neither ImageJ nor OME-TIFF describe, as a
+    plain TIFF with the axes and voxel size in its JSON description (tifffile's "shaped"
+    format, which :func:`~stratoseg.io.open_volume` reads). The file appears under its final
+    name only when complete.
 
     Parameters
     ----------
@@ -98,6 +101,8 @@ def write_tiffs(
     shape = arrs[0].shape
     if any(a.shape != shape for a in arrs):
         raise ValueError(f"arrays must share one shape, got {[a.shape for a in arrs]}")
+    if 0 in shape:
+        raise ValueError(f"a TIFF cannot hold an empty array: shape {shape} for {paths[0]}")
     axes = (axes or {2: "yx", 3: "zyx", 4: "czyx"}.get(len(shape), "")).lower()
     if len(axes) != len(shape):
         raise ValueError(
@@ -155,7 +160,9 @@ def _put(q: queue.Queue[np.ndarray | None], fut: Future[None], item: np.ndarray 
 def _as_dask(data: da.Array | np.ndarray) -> da.Array:
     arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
     check_dtype(arr.dtype, name="data dtype")
-    return arr.astype(np.uint8) if arr.dtype == bool else arr
+    return arr.astype(
+        {np.dtype(bool): np.uint8, np.dtype(np.float16): np.float32}.get(arr.dtype, arr.dtype)
+    )
 
 
 def _write_series(
@@ -168,8 +175,12 @@ def _write_series(
 ) -> None:
     """One TIFF series from an iterator of 2-D pages: ImageJ or OME metadata, voxel size."""
     imagej = arr.dtype.type in _IMAGEJ_DTYPES and arr.nbytes <= 2**31
+    ome = not imagej and (arr.dtype.kind == "f" or arr.dtype.itemsize < 8)
     metadata: dict[str, Any] = {"axes": axes.upper()}
-    if imagej:
+    if not imagej and not ome:  # 64-bit integers: a plain TIFF, described in JSON
+        metadata["voxel_size"] = [sizes[a] for a in "zyx" if a in sizes]
+        metadata["unit"] = unit
+    elif imagej:
         metadata["spacing"] = sizes.get("z", 1.0)
         if unit:
             metadata["unit"] = _IMAGEJ_UNITS.get(unit, unit)
@@ -179,7 +190,7 @@ def _write_series(
                 metadata[f"PhysicalSize{a.upper()}"] = sizes[a]
                 if unit:
                     metadata[f"PhysicalSize{a.upper()}Unit"] = _OME_UNITS.get(unit, unit)
-    with tifffile.TiffWriter(path, bigtiff=arr.nbytes > 2**31, imagej=imagej, ome=not imagej) as tw:
+    with tifffile.TiffWriter(path, bigtiff=arr.nbytes > 2**31, imagej=imagej, ome=ome) as tw:
         tw.write(
             pages,
             shape=arr.shape,

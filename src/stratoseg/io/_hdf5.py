@@ -10,7 +10,14 @@ import h5py
 import numpy as np
 
 from stratoseg._errors import check_dtype
-from stratoseg.io._lazy import CHUNK_BYTES, LazySource, to_dask
+from stratoseg.io._lazy import (
+    CHUNK_BYTES,
+    LazySource,
+    check_declared,
+    damaged_file_errors,
+    native_dtype,
+    to_dask,
+)
 from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
 
 __all__ = ["HDF5_SUFFIXES", "open_hdf5"]
@@ -23,7 +30,7 @@ class _H5Dataset(LazySource):
         self.path, self.key, self.shape, self.dtype = path, key, shape, dtype
 
     def read(self, key: tuple[slice, ...]) -> np.ndarray:
-        with h5py.File(self.path, "r") as f:
+        with damaged_file_errors(self.path, "HDF5"), h5py.File(self.path, "r") as f:
             return np.asarray(f[self.key][key])
 
 
@@ -51,7 +58,7 @@ def _voxel(attrs: Any, n: int) -> tuple[tuple[float, ...] | None, str | None]:
 def open_hdf5(path: Path, *, key: str | None = None) -> Volume:
     """Open an HDF5 dataset lazily; ``key`` is its path inside the file."""
     try:
-        with h5py.File(path, "r") as f:
+        with damaged_file_errors(path, "HDF5"), h5py.File(path, "r") as f:
             if key is None:
                 names = _datasets(f)
                 if len(names) != 1:
@@ -68,6 +75,8 @@ def open_hdf5(path: Path, *, key: str | None = None) -> Volume:
             if not isinstance(ds, h5py.Dataset):
                 raise ValueError(f"{key!r} in {path} is a group, not a dataset")
             shape, dtype = tuple(ds.shape), np.dtype(ds.dtype)
+            if dtype.kind in "biuf":
+                dtype = native_dtype(dtype)
             chunks = ds.chunks
             attrs = dict(ds.attrs)
     except OSError as exc:
@@ -81,6 +90,9 @@ def open_hdf5(path: Path, *, key: str | None = None) -> Volume:
             f"with 2 to 4 dimensions: (y, x), (z, y, x) or (c, z, y, x)"
         )
     check_dtype(dtype, name=f"the dtype of {path}:{key}")
+    # dask's chunks are whole stored chunks, or about 64 MiB (edges near 64 and up) of
+    # contiguous data: bound their number before dask lists them
+    check_declared(shape, chunks or tuple(min(s, 64) for s in shape), dtype, source=f"{path}:{key}")
     # whole stored chunks (or any region of contiguous data), at most about 64 MiB a block
     dchunks = da.core.normalize_chunks(
         "auto", shape, limit=CHUNK_BYTES, dtype=dtype, previous_chunks=chunks

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,14 @@ import tifffile
 import zarr
 from natsort import natsorted
 
-from stratoseg.io._lazy import LazySource, slab_chunks, to_dask
+from stratoseg.io._lazy import (
+    LazySource,
+    check_declared,
+    damaged_file_errors,
+    native_dtype,
+    slab_chunks,
+    to_dask,
+)
 from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
 
 __all__ = ["TIFF_SUFFIXES", "open_tiff", "open_tiff_folder"]
@@ -31,7 +37,7 @@ class _TiffPages(LazySource):
         self.shape, self.dtype = shape, dtype
 
     def read(self, key: tuple[slice, ...]) -> np.ndarray:
-        with tifffile.TiffFile(self.path) as tif:
+        with damaged_file_errors(self.path, "TIFF"), tifffile.TiffFile(self.path) as tif:
             return self._read(tif, key)
 
     def _read(self, tif: tifffile.TiffFile, key: tuple[slice, ...]) -> np.ndarray:
@@ -60,6 +66,21 @@ def _imagej_voxel(tif: tifffile.TiffFile, page: Any) -> tuple[dict[str, float], 
     if "spacing" in meta:
         sizes["z"] = float(meta["spacing"])
     return sizes, normalize_unit(meta.get("unit"))
+
+
+def _shaped_voxel(meta: Any, axes: str) -> tuple[dict[str, float], str | None]:
+    """The voxel size of a "shaped" TIFF (JSON description) as written by ``write_tiff``
+    for 64-bit integers: ``voxel_size`` lists the spatial axes in z, y, x order."""
+    values = meta.get("voxel_size") if isinstance(meta, dict) else None
+    spatial = [a for a in "zyx" if a in axes.lower()]
+    if not isinstance(values, list) or len(values) != len(spatial):
+        return {}, None
+    if not all(isinstance(v, (int, float)) and 0 < v < float("inf") for v in values):
+        return {}, None
+    unit = meta.get("unit")
+    return dict(zip(spatial, map(float, values), strict=True)), normalize_unit(
+        unit if isinstance(unit, str) else None
+    )
 
 
 _OME_SIZE = re.compile(r'PhysicalSize([XYZ])="([0-9.eE+-]+)"')
@@ -125,29 +146,37 @@ def _imagej_axes(axes: str, meta: dict[str, Any]) -> str:
 def open_tiff(path: Path, *, key: str | None = None) -> Volume:
     """Open a multi-page TIFF or BigTIFF lazily (series ``key``, default 0)."""
     try:
-        with _strict_tifffile(path), tifffile.TiffFile(path) as tif:
-            len(tif.pages)  # walk every page header once: a broken chain shows up here
-            series_index = int(key) if key is not None else 0
-            if not 0 <= series_index < len(tif.series):
-                raise ValueError(
-                    f"key must name a TIFF series 0..{len(tif.series) - 1} of {path}, got {key!r}"
-                )
-            series = tif.series[series_index]
-            shape, dtype, axes = tuple(series.shape), np.dtype(series.dtype), series.axes
-            page = series.keyframe
-            if tif.is_ome and tif.ome_metadata:
-                sizes, unit = _ome_voxel(tif.ome_metadata)
-            elif tif.is_imagej:
-                sizes, unit = _imagej_voxel(tif, page)
-                axes = _imagej_axes(axes, tif.imagej_metadata or {})
-            else:
-                sizes, unit = {}, None
-            # make sure every page is there before promising a lazy read of all of them
-            _check_complete(tif, series, path)
-    except (tifffile.TiffFileError, struct.error, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable TIFF file ({exc})") from exc
+        series_index = int(key) if key is not None else 0
+    except ValueError:
+        raise ValueError(f"key must name a TIFF series of {path} by number, got {key!r}") from None
+    with damaged_file_errors(path, "TIFF"), _strict_tifffile(path), tifffile.TiffFile(path) as tif:
+        len(tif.pages)  # walk every page header once: a broken chain shows up here
+        if not tif.series:
+            raise ValueError(f"{path} holds no image (a TIFF file without image series)")
+        if not 0 <= series_index < len(tif.series):
+            raise ValueError(
+                f"key must name a TIFF series 0..{len(tif.series) - 1} of {path}, got {key!r}"
+            )
+        series = tif.series[series_index]
+        shape, dtype, axes = tuple(series.shape), native_dtype(series.dtype), series.axes
+        if 0 in shape:
+            raise ValueError(f"{path} holds an empty image: shape {shape}")
+        page = series.keyframe
+        if tif.is_ome and tif.ome_metadata:
+            sizes, unit = _ome_voxel(tif.ome_metadata)
+        elif tif.is_imagej:
+            sizes, unit = _imagej_voxel(tif, page)
+            axes = _imagej_axes(axes, tif.imagej_metadata or {})
+        elif tif.is_shaped and tif.shaped_metadata:
+            sizes, unit = _shaped_voxel(tif.shaped_metadata[0], axes)
+        else:
+            sizes, unit = {}, None
+        # make sure every page is there before promising a lazy read of all of them
+        _check_complete(tif, series, path)
+    chunks = slab_chunks(shape, dtype.itemsize)
+    check_declared(shape, chunks, dtype, source=str(path))
     source = _TiffPages(path, series_index, shape, dtype)
-    data = to_dask(source, slab_chunks(shape, dtype.itemsize))
+    data = to_dask(source, chunks)
     data, axes = normalize_axes(data, axes, source=str(path))
     voxel = tuple(sizes.get(a, 1.0) for a in axes.replace("c", ""))
     return Volume(data, axes, voxel, unit if sizes else None, path, "tiff", key)
@@ -183,7 +212,8 @@ class _TiffSlices(LazySource):
             dtype=self.dtype,
         )
         for i, z in enumerate(range(*key[0].indices(self.shape[0]))):
-            img = tifffile.imread(self.files[z])
+            with damaged_file_errors(self.files[z], "TIFF"):
+                img = tifffile.imread(self.files[z])
             if img.shape != self.shape[1:]:
                 raise ValueError(
                     f"slice {self.files[z]} has shape {img.shape}, the stack needs {self.shape[1:]}"
@@ -200,13 +230,12 @@ def open_tiff_folder(path: Path) -> Volume:
     )
     if not files:
         raise ValueError(f"{path} is a folder without TIFF slices (*.tif, *.tiff) or zarr metadata")
-    try:
-        with tifffile.TiffFile(files[0]) as tif:
-            page = tif.series[0]
-            plane, dtype = tuple(page.shape), np.dtype(page.dtype)
-            sizes, unit = _imagej_voxel(tif, page.keyframe) if tif.is_imagej else ({}, None)
-    except (tifffile.TiffFileError, EOFError) as exc:
-        raise ValueError(f"{files[0]} is not a readable TIFF file ({exc})") from exc
+    with damaged_file_errors(files[0], "TIFF"), tifffile.TiffFile(files[0]) as tif:
+        if not tif.series:
+            raise ValueError(f"{files[0]} holds no image (a TIFF file without image series)")
+        page = tif.series[0]
+        plane, dtype = tuple(page.shape), native_dtype(page.dtype)
+        sizes, unit = _imagej_voxel(tif, page.keyframe) if tif.is_imagej else ({}, None)
     if len(plane) != 2:
         raise ValueError(f"a folder of slices needs 2-D images; {files[0]} has shape {plane}")
     shape = (len(files), *plane)

@@ -157,7 +157,9 @@ class Volume:
     array : zarr array or None
         The stored array :attr:`data` reads, when ``data`` is exactly that array (a zarr array
         opened with its own axes), else None. Reading a region from it directly skips dask's
-        task graph (block-wise inference reads every block this way).
+        task graph (block-wise inference reads every block this way). For zarr sources it is a
+        :class:`~stratoseg.io._zarr.CheckedArray`: the zarr array, whose reads name a chunk
+        file that cannot be decoded.
     """
 
     data: da.Array

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import dask.array as da
+import numpy as np
 import zarr
+from dask.base import tokenize
 
+from stratoseg.io._lazy import check_declared, damaged_file_errors
 from stratoseg.io._volume import Volume, normalize_axes, normalize_unit
 
 __all__ = [
+    "CheckedArray",
     "attrs_of",
     "is_zarr",
     "multiscales_of",
@@ -21,6 +26,117 @@ __all__ = [
 ]
 
 _META_FILES = ("zarr.json", ".zarray", ".zgroup")
+#: How many chunks of a failed read are tried one by one to name the damaged one.
+_PROBE_CHUNKS = 64
+
+
+class CheckedArray:
+    """A zarr array whose reads name the chunk file that cannot be decoded.
+
+    On a damaged chunk zarr raises whatever its codec raises (``RuntimeError: Zstd
+    decompression error``, say) without naming the chunk. A read through this wrapper raises a
+    :class:`ValueError` naming the array folder and the chunk file instead. ``shape``,
+    ``dtype``, ``ndim`` and ``chunks`` are the array's; any other attribute is forwarded to it
+    (:attr:`array`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.zarr"
+    >>> z = zarr.create_array(store=str(path), shape=(4, 4), chunks=(2, 2), dtype="u1")
+    >>> z[...] = 7
+    >>> _ = (path / "c" / "1" / "0").write_bytes(b"not zstd")
+    >>> a = CheckedArray(z, path)
+    >>> int(a[:2, :2].sum())
+    28
+    >>> a[2:, :]  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the chunk .../a.zarr/c/1/0 of the zarr array ... cannot be decoded (corrupt or
+    truncated): RuntimeError: ...
+    """
+
+    def __init__(self, array: zarr.Array, path: Path) -> None:
+        self.array, self.path = array, Path(path)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return tuple(self.array.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The array's dtype."""
+        return np.dtype(self.array.dtype)
+
+    @property
+    def ndim(self) -> int:
+        """The array's number of axes."""
+        return int(self.array.ndim)
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The array's chunk shape."""
+        return tuple(self.array.chunks)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "array" or name.startswith("__"):  # not set yet (unpickling)
+            raise AttributeError(name)
+        return getattr(self.array, name)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self[...], dtype=dtype)
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return self.array[key]
+        except (OSError, MemoryError, IndexError, TypeError):
+            raise  # I/O errors name their file; index and type errors are the caller's
+        except Exception as exc:
+            raise ValueError(
+                f"the chunk {self._damaged(key)} of the zarr array {self.path} cannot be decoded "
+                f"(corrupt or truncated): {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _damaged(self, key: Any) -> Path | str:
+        """The file of the first chunk of region ``key`` that fails on its own."""
+        grid = tuple(self.array.shards or self.array.chunks)
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            key = ()
+        key = key + (slice(None),) * (self.ndim - len(key))
+        ranges = []
+        for k, n, c in zip(key, self.shape, grid, strict=False):
+            if isinstance(k, slice):
+                start, stop, _ = k.indices(n)
+            elif isinstance(k, (int, np.integer)):
+                start, stop = int(k) % max(n, 1), int(k) % max(n, 1) + 1
+            else:
+                return "in the region read"
+            ranges.append(range(start // c, max(start // c + 1, -(-stop // c))))
+        for coords in itertools.islice(itertools.product(*ranges), _PROBE_CHUNKS):
+            region = tuple(
+                slice(i * c, min((i + 1) * c, n))
+                for i, c, n in zip(coords, grid, self.shape, strict=True)
+            )
+            try:
+                self.array[region]
+            except Exception:
+                return self.path / self.array.metadata.encode_chunk_key(coords)
+        return "in the region read"
+
+
+def _dask(array: zarr.Array, path: Path) -> tuple[da.Array, CheckedArray]:
+    """A dask array reading ``array`` chunk by chunk through :class:`CheckedArray`, after the
+    declared shape is checked (:func:`~stratoseg.io._lazy.check_declared`)."""
+    chunks = tuple(array.chunks)
+    check_declared(tuple(array.shape), chunks, np.dtype(array.dtype), source=str(path))
+    checked = CheckedArray(array, path)
+    name = "stratoseg-zarr-" + tokenize(array, chunks)
+    meta = np.empty((0,) * array.ndim, dtype=checked.dtype)
+    data = da.from_array(checked, chunks=chunks, name=name, inline_array=True, meta=meta)
+    return data, checked
 
 
 def is_zarr(path: Path) -> bool:
@@ -89,8 +205,11 @@ def _ome_volume(path: Path, group: zarr.Group, ms: dict[str, Any], key: str | No
     levels, arrays = [], []
     for ds in ms["datasets"]:
         arr = group[ds["path"]]
-        arrays.append(arr)
-        levels.append(da.from_zarr(arr, inline_array=True))
+        if not isinstance(arr, zarr.Array):
+            raise ValueError(f"{path}: the multiscales dataset {ds['path']!r} is not an array")
+        level, checked = _dask(arr, path / ds["path"])
+        arrays.append(checked)
+        levels.append(level)
     data, norm_axes = normalize_axes(levels[0], axes, source=str(path))
     pyramid = [data] + [normalize_axes(lv, axes, source=str(path))[0] for lv in levels[1:]]
     scale0 = dict(zip(axes, scales[0], strict=True))
@@ -115,10 +234,27 @@ def reference_of(path: Path) -> dict[str, Any] | None:
     if not (path / "zarr.json").is_file():
         return None
     try:
-        meta = json.loads((path / "zarr.json").read_text()).get("attributes", {}).get("stratoseg")
+        doc = json.loads((path / "zarr.json").read_text())
     except (OSError, ValueError):
         return None
-    return meta if isinstance(meta, dict) and meta.get("mode") == "reference" else None
+    attrs = doc.get("attributes") if isinstance(doc, dict) else None
+    meta = attrs.get("stratoseg") if isinstance(attrs, dict) else None
+    if not isinstance(meta, dict) or meta.get("mode") != "reference":
+        return None
+    source, voxel = meta.get("source"), meta.get("voxel_size")
+    if not (
+        isinstance(source, dict)
+        and isinstance(source.get("path"), str)
+        and isinstance(source.get("key"), (str, type(None)))
+        and isinstance(meta.get("unit"), (str, type(None)))
+        and isinstance(voxel, list)
+        and all(isinstance(v, (int, float)) for v in voxel)
+    ):
+        raise ValueError(
+            f"{path} references its image elsewhere, but its zarr.json (attributes.stratoseg) "
+            f"does not say where: it needs source.path, voxel_size and unit, got {meta!r:.300}"
+        )
+    return meta
 
 
 def _parent_multiscales(path: Path) -> tuple[dict[str, Any], int] | None:
@@ -130,12 +266,13 @@ def _parent_multiscales(path: Path) -> tuple[dict[str, Any], int] | None:
         group = zarr.open_group(store=str(parent), mode="r")
     except Exception:
         return None
-    ms = multiscales_of(group)
-    if ms is None:
-        return None
-    for level, ds in enumerate(ms["datasets"]):
-        if ds["path"] == path.name:
-            return ms, level
+    with damaged_file_errors(parent, "OME-Zarr"):  # multiscales metadata, as JSON
+        ms = multiscales_of(group)
+        if ms is None:
+            return None
+        for level, ds in enumerate(ms["datasets"]):
+            if ds["path"] == path.name:
+                return ms, level
     return None
 
 
@@ -153,7 +290,8 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
     if isinstance(node, zarr.Group):
         ms = multiscales_of(node)
         if key is None and ms is not None:
-            return _ome_volume(path, node, ms, None)
+            with damaged_file_errors(path, "OME-Zarr"):  # multiscales metadata, as JSON
+                return _ome_volume(path, node, ms, None)
         if key is None:
             arrays = sorted(name for name, _ in node.arrays())
             if len(arrays) == 1:
@@ -170,18 +308,19 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
         if isinstance(sub, zarr.Group):
             return open_zarr(path / key)
         node, path = sub, path / key
-    data = da.from_zarr(node, inline_array=True)
+    data, checked = _dask(node, path)
     parent = _parent_multiscales(path)
     if parent is not None:
         ms, level = parent
-        axes, unit = _axes_letters(ms)
-        stored = data
-        data, norm_axes = normalize_axes(data, axes, source=str(path))
-        scale = dict(zip(axes, _scales(ms)[level], strict=True))
-        voxel = tuple(scale.get(a, 1.0) for a in norm_axes.replace("c", ""))
+        with damaged_file_errors(path.parent, "OME-Zarr"):  # multiscales metadata, as JSON
+            axes, unit = _axes_letters(ms)
+            stored = data
+            data, norm_axes = normalize_axes(data, axes, source=str(path))
+            scale = dict(zip(axes, _scales(ms)[level], strict=True))
+            voxel = tuple(scale.get(a, 1.0) for a in norm_axes.replace("c", ""))
         return Volume(
             data, norm_axes, voxel, unit, path, "zarr", key,
-            array=node if data is stored else None,
+            array=checked if data is stored else None,
         )  # fmt: skip
     axes = {2: "yx", 3: "zyx", 4: "czyx"}.get(node.ndim, "?" * node.ndim)
     if node.ndim not in (2, 3, 4):
@@ -201,5 +340,5 @@ def open_zarr(path: Path, *, key: str | None = None) -> Volume:
         "zarr",
         key,
         attrs={k: v for k, v in attrs.items() if isinstance(v, (str, int, float))},
-        array=node,
+        array=checked,
     )

@@ -75,7 +75,8 @@ def evaluate(
     Raises
     ------
     ValueError
-        For unknown metrics, mismatched shapes, or a ground truth with nothing to score.
+        For unknown metrics, mismatched shapes, empty images, or a ground truth with nothing to
+        score.
     TypeError
         For non-integer images where label metrics are asked for.
     """
@@ -89,6 +90,8 @@ def evaluate(
         )
     if tuple(pred.shape) != tuple(gt.shape):
         raise ValueError(f"pred and gt must have the same shape, got {pred.shape} and {gt.shape}")
+    if 0 in tuple(pred.shape):
+        raise ValueError(f"pred and gt are empty: shape {tuple(pred.shape)}")
     out: dict[str, dict[str, Any]] = {}
     loaded: list[np.ndarray] = []
 

@@ -6,7 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["UNetConfig"]
+__all__ = ["MAX_PARAMETERS", "UNetConfig"]
+
+#: The most learnt parameters a network may have: 2**30, 4 GiB of float32 weights. A card (or
+#: a command line) asking for more is refused before torch allocates anything.
+MAX_PARAMETERS = 2**30
 
 
 class UNetConfig(BaseModel):
@@ -116,6 +120,13 @@ class UNetConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> UNetConfig:
+        if self.parameter_count > MAX_PARAMETERS:
+            raise ValueError(
+                f"the network would have {self.parameter_count:.3g} parameters (base_filters="
+                f"{self.base_filters}, depth={self.depth}, in_channels={self.in_channels}, "
+                f"out_channels={self.out_channels}, context={self.context}), more than the "
+                f"{MAX_PARAMETERS:,} allowed (4 GiB of float32 weights)"
+            )
         if self.context % 2 == 0:
             raise ValueError(f"context must be odd (slices centred on z), got {self.context}")
         if self.context > 1 and self.spatial_dims != 2:
@@ -136,6 +147,32 @@ class UNetConfig(BaseModel):
     def filters(self) -> tuple[int, ...]:
         """Filters at levels ``0..depth`` (``base_filters * 2**l``)."""
         return tuple(self.base_filters * 2**level for level in range(self.depth + 1))
+
+    @property
+    def parameter_count(self) -> int:
+        """The number of learnt parameters of the network (weights, biases, norm affines),
+        computed from the configuration without building it.
+
+        Examples
+        --------
+        >>> UNetConfig(spatial_dims=2, in_channels=1, out_channels=3, depth=2,
+        ...            base_filters=4).parameter_count
+        7487
+        """
+        k = 3**self.spatial_dims
+        norm = 0 if self.norm == "none" else 2  # affine weight and bias per channel
+        bias = 1 if self.norm == "none" else 0  # the convs have a bias only without a norm
+
+        def double(cin: int, cout: int) -> int:
+            return cin * cout * k + cout * cout * k + 2 * cout * (bias + norm)
+
+        f = self.filters
+        total = double(self.network_in_channels, f[0])
+        total += sum(double(f[level - 1], f[level]) for level in range(1, self.depth + 1))
+        up_kernel = 2**self.spatial_dims if self.upsample == "transpose" else k
+        total += sum(f[level + 1] * f[level] * up_kernel + f[level] for level in range(self.depth))
+        total += sum(double(2 * f[level], f[level]) for level in range(self.depth))
+        return total + f[0] * self.out_channels + self.out_channels
 
     @property
     def network_in_channels(self) -> int:

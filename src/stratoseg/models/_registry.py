@@ -41,11 +41,21 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
 def user_model_dir() -> Path:
     """The folder of user packages: ``$STRATOSEG_MODEL_DIR``, else
-    ``platformdirs.user_data_dir("stratoseg")/models`` (it need not exist)."""
+    ``platformdirs.user_data_dir("stratoseg")/models`` (it need not exist).
+
+    Raises
+    ------
+    ValueError
+        If it exists and is not a folder (a misspelt ``$STRATOSEG_MODEL_DIR``, say).
+    """
     env = os.environ.get(ENV_MODEL_DIR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir("stratoseg")) / "models"
+    folder = (
+        Path(env).expanduser() if env else Path(platformdirs.user_data_dir("stratoseg")) / "models"
+    )
+    if folder.exists() and not folder.is_dir():
+        where = f"${ENV_MODEL_DIR}={env}" if env else str(folder)
+        raise ValueError(f"the user model folder {where} is a file, not a folder")
+    return folder
 
 
 def is_package(path: str | os.PathLike[str]) -> bool:
