@@ -324,6 +324,9 @@ CASES: dict[str, Case] = {
         "object_class must be a class of the map (0..2), got 7", ws=True),
     "postprocess: labels name with a path": Case(lambda d: _post(d, labels="../x"),
         "labels name must start", ws=True),
+    "postprocess: corrupt predictions chunk": Case(
+        lambda d: _post(d, ws=_corrupt(d, "predictions/m3").removesuffix("/predictions/m3")),
+        "cannot be decoded (corrupt or truncated)", ws=True),
     "postprocess: missing workspace": Case(lambda d: _post(d, ws=_out(d)),
         "workspace does not exist"),
     "postprocess: an image, not a workspace": Case(lambda d: _post(d, ws=_tif(d)),

@@ -14,6 +14,7 @@ import zarr
 
 from stratoseg._blocks import group_chunks
 from stratoseg._progress import ProgressFn, StopFn
+from stratoseg.io._zarr import CheckedArray
 from stratoseg.postprocess._blockwise import postprocess_blockwise
 from stratoseg.postprocess._methods import METHODS
 from stratoseg.workspace import Workspace, check_name
@@ -69,7 +70,8 @@ def postprocess_workspace(
         raise ValueError(
             f"run {run!r} not in the predictions of {ws.path}; it has {ws.predictions() or 'none'}"
         )
-    probs = ws.array(f"predictions/{run}")
+    # reads name a damaged chunk file rather than failing in the codec
+    probs = CheckedArray(ws.array(f"predictions/{run}"), ws.path / "predictions" / run)
     if "blocks_done" in probs.attrs and not probs.attrs.get("complete", False):
         raise ValueError(
             f"predictions/{run} is incomplete; finish it first (stratoseg segment ... --resume)"
