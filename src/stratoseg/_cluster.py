@@ -148,7 +148,8 @@ def run_on_cluster(
         for index, item in todo
     ]  # fmt: skip
     try:
-        for future in as_completed(futures):
+        # the client's own loop: it need not be the default client
+        for future in as_completed(futures, loop=client.loop):
             stop()
             index, result = future.result()
             yield index, result

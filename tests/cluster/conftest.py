@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")  # "package" outlives the folder here (no __init__.py)
 def client() -> Iterator[Any]:
     distributed = pytest.importorskip("distributed")
     with (
@@ -17,6 +17,7 @@ def client() -> Iterator[Any]:
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, silence_logs=40,
         ) as cluster,
-        distributed.Client(cluster) as c,
+        # not the default scheduler: the tests' one-process runs stay in this process
+        distributed.Client(cluster, set_as_default=False) as c,
     ):  # fmt: skip
         yield c
