@@ -63,9 +63,12 @@ def cli(args: list[str]) -> list[str]:
     return [str(Path(sys.executable).with_name("stratoseg")), *args]
 
 
-def kill_at(args: list[str], delay: float) -> bool:
-    """Run the CLI and SIGKILL it ``delay`` s after it starts; False when it finished first."""
+def kill_at(args: list[str], delay: float, after: Path | None = None) -> bool:
+    """Run the CLI and SIGKILL it ``delay`` s after it starts (or after ``after`` appears);
+    False when it finished first."""
     proc = subprocess.Popen(cli(args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while after is not None and not after.exists() and proc.poll() is None:
+        time.sleep(0.005)
     t0 = time.monotonic()
     while time.monotonic() - t0 < delay and proc.poll() is None:
         time.sleep(0.005)
@@ -88,14 +91,20 @@ def test_segment_killed_at_random_moments_resumes_bitwise_identical(
 ) -> None:
     rng = np.random.default_rng(seed)
     ws = setting["dir"] / f"ws{seed}.zarr"
-    shutil.copytree(setting["dir"] / "base.zarr", ws)
-    killed = 0
-    for attempt in range(2):  # killed twice: the first run, then the first resume
-        args = command(ws, tiny_model) + (["--resume"] if attempt else [])
-        # any moment, start-up included, or (more often) while blocks are being written
-        first = 0.0 if rng.random() < 0.3 else setting["started"]
-        killed += kill_at(args, rng.uniform(first, setting["ended"]))
-    assert killed >= 1, "the run ended before every kill; the volume is too small"
+    array = ws / "predictions" / RUN / "zarr.json"
+    blocks = setting["ended"] - setting["started"]
+    for _ in range(3):  # the first run killed: during start-up, or (more often) mid-blocks
+        shutil.rmtree(ws, ignore_errors=True)
+        shutil.copytree(setting["dir"] / "base.zarr", ws)
+        if rng.random() < 0.3:
+            killed = kill_at(command(ws, tiny_model), rng.uniform(0, setting["started"]))
+        else:
+            killed = kill_at(command(ws, tiny_model), rng.uniform(0, 0.8 * blocks), array)
+        if killed:
+            break
+    assert killed, "three runs ended before their kill; the volume is too small"
+    # the resume killed too, at any moment of its run (or it finishes first)
+    kill_at([*command(ws, tiny_model), "--resume"], rng.uniform(0, setting["ended"]))
     assert main([*command(ws, tiny_model), "--resume"]) == 0
     got, ref = outputs(ws), setting["ref"]
     assert got["complete"] is True
