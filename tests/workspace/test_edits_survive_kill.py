@@ -110,5 +110,23 @@ def test_edits_whose_call_returned_survive_a_kill(tmp_path: Path, seed: int) -> 
         last = log.done[-1]
         log.undo()
         assert not np.asarray(ws.labels("seg")[last - 1]).any()
-    leftovers = list((tmp_path / "ws.zarr").rglob("*.tmp*"))
-    assert len(leftovers) <= 1  # at most the record being saved when the kill came
+    # a record being saved when the kill came is removed when the log is opened for writing
+    assert list((tmp_path / "ws.zarr").rglob("*.tmp*")) == []
+
+
+def test_a_half_saved_record_is_removed_when_the_log_is_opened_for_writing(
+    tmp_path: Path,
+) -> None:
+    tifffile.imwrite(tmp_path / "s.tif", np.zeros((5, 8, 8), np.uint8))
+    with create_workspace(tmp_path / "ws.zarr", tmp_path / "s.tif", labels=None) as ws:
+        ws.create_labels("seg")
+        EditLog(ws, "seg").apply((slice(0, 1),) * 3, np.ones((1, 1, 1), np.uint32), kind="fill")
+    half = tmp_path / "ws.zarr" / "journal" / "edits" / "seg" / ".00000002.tmp.npz"
+    half.write_bytes(b"PK half")
+    with Workspace.open(tmp_path / "ws.zarr", mode="r") as ws:
+        assert EditLog(ws, "seg").done == [1]
+    assert half.exists()  # a reader never deletes
+    with Workspace.open(tmp_path / "ws.zarr", mode="r+") as ws:
+        assert EditLog(ws, "seg").done == [1]
+    assert not half.exists()
+    assert (half.parent / "00000001.npz").exists()

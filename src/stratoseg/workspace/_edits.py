@@ -58,6 +58,9 @@ class EditLog:
         self.folder = Path(ws.path) / JOURNAL_GROUP / "edits" / labels
         self.done: list[int] = []
         self.undone: list[int] = []
+        if ws.writable and self.folder.is_dir():  # a record a killed writer was saving
+            for stale in self.folder.glob(".*.tmp.npz"):
+                stale.unlink(missing_ok=True)
         self._next = 1
         self._free: int | None = None
         for entry in ws.journal.entries():
