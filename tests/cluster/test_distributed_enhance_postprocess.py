@@ -102,8 +102,6 @@ def test_enhance_and_postprocess_commands_take_a_scheduler(
     assert main([*post, "--labels", "two", "--scheduler", address]) == 0
     assert capsys.readouterr().out.count("dask dashboard: http") == 2
     with Workspace.open(path, mode="r") as ws:
-        for group in ("channels/", "labels/"):
-            get = ws.array if group == "channels/" else ws.labels
-            one = np.asarray(get(("channels/" if group == "channels/" else "") + "one")[...])
-            two = np.asarray(get(("channels/" if group == "channels/" else "") + "two")[...])
-            assert one.tobytes() == two.tobytes(), group
+        for a, b in [(ws.array("channels/one"), ws.array("channels/two")),
+                     (ws.labels("one"), ws.labels("two"))]:  # fmt: skip
+            assert a[...].tobytes() == b[...].tobytes(), a.path

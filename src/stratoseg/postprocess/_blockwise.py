@@ -197,7 +197,8 @@ def postprocess_blockwise(
             faces.update({(b, *k): v for k, v in found.items()})
             step()
     else:
-        folder = Path(scratch or ".") / f"faces-{uuid.uuid4().hex[:8]}"
+        assert scratch is not None  # checked above
+        folder = Path(scratch) / f"faces-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
         todo = list(enumerate(blocks))
         for b, count in _tasks(client, label_block_task, (job, str(folder)), todo, stop):
