@@ -1,7 +1,8 @@
 """Load: ``stratoseg segment`` on a 2 GiB volume, in one process and on 2 dask workers (issue 9).
 
-Run: ``python benchmarks/bench_load.py`` (about 15 minutes on 2 cores; ``--shape Z Y X`` for
-another size). It rewrites the "Load" section of docs/benchmarks.md.
+Run: ``python benchmarks/bench_load.py`` (on 2 cores about 32 minutes for the two runs, plus
+15-40 for generating the volume, which ``--volume`` skips; ``--shape Z Y X`` for another size).
+It rewrites the "Load" section of docs/benchmarks.md.
 
 1. A synthetic composite of 2048 x 1024 x 1024 uint8 voxels (2 GiB) is generated lazily, block
    by block, by ``stratoseg synth`` into a zarr (64^3 chunks); the volume is never in memory.
