@@ -319,8 +319,8 @@ CASES: dict[str, Case] = {
         "need 3 positive entries", ws=True),
     "postprocess: negative halo": Case(lambda d: _post(d, "--halo", "-1"),
         "halo must be 3 whole numbers >= 1", ws=True),
-    "postprocess: object class out of range": Case(
-        lambda d: _post(d, "--object-class", "7", method="threshold"),
+    "postprocess: object class out of range": Case(  # threshold's own check: unit tests
+        lambda d: _post(d, "--instances", "--object-class", "7"),
         "object_class must be a class of the map (0..2), got 7", ws=True),
     "postprocess: labels name with a path": Case(lambda d: _post(d, labels="../x"),
         "labels name must start", ws=True),
@@ -364,7 +364,7 @@ CASES: dict[str, Case] = {
         "pred must be an integer label image"),
     "evaluate: NaN in an image metric": Case(
         lambda d: ["evaluate", _nan(d), _tif(d), "--metrics", "psnr"],
-        "must be finite"),
+        "pred must be finite, got 1 NaN"),
     "evaluate: empty images": Case(lambda d: ["evaluate", _empty(d, "p.zarr"), _empty(d, "g.zarr")],
         "pred and gt are empty"),
     "evaluate: corrupt chunk": Case(

@@ -118,7 +118,7 @@ def _percentiles(data: da.Array, low: float, high: float) -> tuple[float, float]
         return values[0], values[1]
     lo, hi = (float(v) for v in da.compute(data.min(), data.max()))
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError("the image contains NaN or infinite values; clean it before segmenting")
+        raise ValueError("the image contains NaN or infinite values; clean it first")
     if hi <= lo:
         return lo, hi
     edges = np.linspace(lo, hi, _FLOAT_BINS + 1)  # numpy.histogram's own bins
@@ -155,7 +155,7 @@ def normalisation_range(data: da.Array | np.ndarray, spec: Any) -> tuple[float, 
         lo, hi = (float(v) for v in da.compute(arr.min(), arr.max()))
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError(
-                "the image contains NaN or infinite values; clean it before segmenting"
+                "the image contains NaN or infinite values; clean it first"
             )
         return lo, hi
     if kind == "percentile":
@@ -243,7 +243,7 @@ class InputReader:
                         where = ", ".join(f"{r.start}:{r.stop}" for r in region)
                         raise ValueError(
                             f"the image contains NaN or infinite values (in region [{where}]); "
-                            "clean it before segmenting"
+                            "clean it first"
                         )
                 parts.append(raw)
                 affine.append((np.float32(self.low), np.float32(self.scale)))

@@ -140,6 +140,10 @@ def evaluate(
     image_metrics = [m for m in metrics if m in IMAGE_METRICS]
     if image_metrics:
         test, ref = dense()
+        for name, arr in (("pred", test), ("gt", ref)):  # named as the caller knows them
+            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                bad = np.count_nonzero(~np.isfinite(arr))
+                raise ValueError(f"{name} must be finite, got {bad} NaN or infinite values")
         for m in image_metrics:
             out[m] = {"value": float(_IMAGE_FUNCTIONS[m](ref, test))}
     return out

@@ -39,7 +39,11 @@ def map_instances(
     With ``classes=[0, 1, 2]`` on a 4-class map this is the gap output assignment of §5.2.3
     followed by §4.2.4's labelling. The baseline that the watersheds improve on.
     """
-    labels = label_classes(map_classes(probs, classes=classes), object_class, touching_class)
+    z = check_probabilities(probs)
+    obj = _check_class(object_class, z.shape[0], "object_class")
+    tch = None if touching_class is None else _check_class(touching_class, z.shape[0],
+                                                           "touching_class")  # fmt: skip
+    labels = label_classes(map_classes(z, classes=classes), obj, tch)
     if fill:
         labels = fill_holes(labels)
     return _remove_small(labels, int(min_size)) if min_size > 1 else labels
@@ -66,7 +70,9 @@ def _map(probs: Any, *, instances: bool = False, **params: Any) -> np.ndarray:
 
 
 def _distance(probs: Any, *, object_class: int = 1, **params: Any) -> np.ndarray:
-    return distance_watershed(map_classes(probs) == int(object_class), **params)
+    z = check_probabilities(probs)
+    return distance_watershed(map_classes(z) == _check_class(object_class, z.shape[0],
+                                                             "object_class"), **params)  # fmt: skip
 
 
 def _boundary(probs: Any, *, boundary_class: int = 1, **params: Any) -> np.ndarray:
