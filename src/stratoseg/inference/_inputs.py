@@ -154,9 +154,7 @@ def normalisation_range(data: da.Array | np.ndarray, spec: Any) -> tuple[float, 
     if kind == "minmax":
         lo, hi = (float(v) for v in da.compute(arr.min(), arr.max()))
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(
-                "the image contains NaN or infinite values; clean it first"
-            )
+            raise ValueError("the image contains NaN or infinite values; clean it first")
         return lo, hi
     if kind == "percentile":
         return _percentiles(arr, float(spec.low), float(spec.high))
