@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,53 @@ def test_paint_changes_reads_both_kinds_of_history_atoms() -> None:
     assert set(after.tolist()) == {2}
     assert box[0] == slice(1, 2)
     assert _workspace_helpers.paint_changes([]) is None
+
+
+def test_a_late_progress_update_keeps_the_cancelling_status(docked: Any) -> None:
+    """Progress still on its way after Cancel does not bring back "Creating workspace... N%"."""
+    _, widget = docked
+    widget._begin()
+    widget.cancel()
+    widget._relay.progressed.emit(1, 4)  # the worker's last report, delivered after the click
+    assert widget.status.value == "Cancelling..."
+    widget._end()
+    widget._relay.progressed.emit(2, 4)  # after the end: ignored (no bar to move)
+    assert widget.status.value == "Cancelling..."
+
+
+def test_closing_the_viewer_mid_creation_stops_it_quietly(
+    make_napari_viewer: Any, source: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The napari window closed while a worker creates the workspace: the worker's later
+    progress and outcome touch no deleted Qt object (they raised RuntimeErrors into the Qt loop
+    before), nothing is opened and no workspace is left behind."""
+    viewer = make_napari_viewer()
+    widget = WorkspaceWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.source.value = source
+    gate, started = threading.Event(), threading.Event()
+    real = create_workspace
+
+    def gated(*args: Any, progress: Any, **kwargs: Any) -> Any:
+        def report(done: int, total: int) -> None:
+            progress(done, total)
+            started.set()
+            gate.wait(30)
+
+        return real(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr("stratoseg.widgets.workspace.create_workspace", gated)
+    worker = widget.create_workspace()
+    assert worker is not None
+    outcome: list[str] = []
+    worker.finished.connect(lambda: outcome.append("finished"))
+    worker.errored.connect(lambda exc: outcome.append(repr(exc)))
+    qtbot.waitUntil(started.is_set, timeout=30_000)
+    viewer.close()  # the napari window closed mid-creation: its docks are destroyed
+    qtbot.wait(50)  # the deferred deletion runs
+    gate.set()
+    qtbot.waitUntil(lambda: "finished" in outcome, timeout=30_000)
+    assert [o for o in outcome if o != "finished" and not o.startswith("Cancelled")] == []
+    assert widget.workspace is None
+    assert [layer.name for layer in viewer.layers] == []
+    assert sorted(p.name for p in source.parent.iterdir()) == ["vol.tif"]

@@ -24,7 +24,7 @@ from qtpy.QtWidgets import QFileDialog
 from stratoseg._progress import Cancelled
 from stratoseg.io import open_volume
 from stratoseg.napari._layers import labels_layer_data
-from stratoseg.widgets._common import CloseWatcher, ProgressRelay, advance
+from stratoseg.widgets._common import CloseWatcher, JobBookkeeping, ProgressRelay, advance
 from stratoseg.widgets._workspace_helpers import (
     SessionSlot,
     WorkspaceSession,
@@ -66,7 +66,7 @@ def _path_of(edit: FileEdit) -> Path | None:
     return Path(text).expanduser() if text else None
 
 
-class WorkspaceWidget(Container):
+class WorkspaceWidget(JobBookkeeping, Container):
     """Load a volume, create or open its workspace, and paint labels that are saved to disk.
 
     *Create workspace* copies the source into an OME-Zarr workspace (in a background thread
@@ -134,8 +134,12 @@ class WorkspaceWidget(Container):
         self._viewer = viewer
         self._slot = SessionSlot()
         self._stop = threading.Event()
+        self._closed = threading.Event()  # set at close or destruction: touch no widget after
         self._pbar: progress | None = None
-        self._relay = ProgressRelay(self.native)
+        self._busy = False  # between _begin and the job's outcome
+        # no Qt parent: a worker still running after the widget is destroyed (the napari window
+        # closed mid-creation) emits into a live object, and its outcome is then ignored
+        self._relay = ProgressRelay()
         self._relay.progressed.connect(self._on_progress)
         self.source.changed.connect(self._on_source_changed)
         self.folder_button.changed.connect(self._choose_folder)
@@ -145,9 +149,10 @@ class WorkspaceWidget(Container):
         self.new_labels_button.changed.connect(self.new_labels)
         self._watcher = CloseWatcher(self.native, self._on_native_closed)
         # at destruction the Python side may be half gone: the slot alone is enough to clean up
-        slot, stop = self._slot, self._stop
+        slot, stop, closed = self._slot, self._stop, self._closed
 
         def on_destroyed(*_: object) -> None:
+            closed.set()
             stop.set()
             slot.close(remove_labels=False)
 
@@ -226,6 +231,7 @@ class WorkspaceWidget(Container):
 
     def _begin(self) -> None:
         self._stop.clear()
+        self._busy = True
         self._pbar = progress(total=0, desc="Creating workspace")
         self.create_button.enabled = self.open_button.enabled = False
         self.cancel_button.enabled = True
@@ -242,18 +248,21 @@ class WorkspaceWidget(Container):
         )
 
     def _on_progress(self, done: int, total: int) -> None:
-        percent = advance(self._pbar, done, total)
-        if percent is not None:
-            self.status.value = f"Creating workspace... {percent}%"
+        if not self._busy or self._closed.is_set():  # late, or the widget is gone
+            return
+        if total > 0 and not self._stop.is_set():  # "Cancelling..." stays
+            self.status.value = f"Creating workspace... {100 * done // total}%"
+        advance(self._pbar, done, total)  # last: napari may process events (our outcome) here
 
     def _end(self) -> None:
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
+        if not self._release_job():
+            return
         self.create_button.enabled = self.open_button.enabled = True
         self.cancel_button.enabled = False
 
     def _on_failed(self, exc: BaseException) -> None:
+        if self._closed.is_set():  # the widget is gone: nothing to show it in
+            return
         if isinstance(exc, Cancelled):
             self._report("Cancelled: no workspace was written.")
         elif isinstance(exc, _USER_ERRORS):
@@ -264,6 +273,8 @@ class WorkspaceWidget(Container):
     def _on_created(self, ws: Workspace) -> None:
         if self._stop.is_set():  # cancelled (or closed) just as it finished: do not keep it
             ws.close()
+            if self._closed.is_set():
+                return
             self._report("Cancelled after the workspace was written; it was not opened.")
             return
         self._attach(ws, f"Created {ws.path}")
@@ -393,11 +404,13 @@ class WorkspaceWidget(Container):
             self.status.value = f"Closed {session.ws.path} (writer lock released)."
 
     def _on_native_closed(self) -> None:
+        self._closed.set()
         self._stop.set()
         self._release()
 
     def close(self) -> None:
         """Stop any creation, release the workspace and close the widget."""
+        self._closed.set()
         self._stop.set()
         self._release()
         super().close()
