@@ -7,7 +7,7 @@ from typing import Any
 
 from stratoseg.cli._cluster import add_cluster_arguments
 from stratoseg.cli._progress import progress_bar
-from stratoseg.cli._segment import _ints, _one_or_list
+from stratoseg.cli._types import int_list, one_or_list
 
 __all__ = ["METHOD_OPTIONS", "method_params", "register"]
 
@@ -39,7 +39,7 @@ METHOD_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--object-class", "object_class", int, "the object class (1)"),
     ("--touching-class", "touching_class", int, "the touching class (2)"),
     ("--boundary-class", "boundary_class", int, "boundary-watershed: the membrane class (1)"),
-    ("--classes", "classes", _ints, "map: classes to choose among, e.g. 0,1,2 (the gap rule)"),
+    ("--classes", "classes", int_list, "map: classes to choose among, e.g. 0,1,2 (the gap rule)"),
 ]  # fmt: skip
 
 
@@ -67,8 +67,8 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--no-fill", dest="fill", action="store_false", default=None,
                    help="threshold / watershed: keep the holes of objects")  # fmt: skip
-    p.add_argument("--block", type=_ints, help="block shape in voxels (whole chunks)")
-    p.add_argument("--halo", type=_ints, help="voxels of context around each block (32)")
+    p.add_argument("--block", type=int_list, help="block shape in voxels (whole chunks)")
+    p.add_argument("--halo", type=int_list, help="voxels of context around each block (32)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing label image")
     add_cluster_arguments(p)
     p.set_defaults(func=cmd_postprocess)
@@ -95,7 +95,7 @@ def cmd_postprocess(args: argparse.Namespace) -> int:
     ):
         postprocess_workspace(
             ws, args.predictions, args.method, labels=args.labels, overwrite=args.overwrite,
-            block=args.block, halo=_one_or_list(args.halo), client=client, progress=bar,
+            block=args.block, halo=one_or_list(args.halo), client=client, progress=bar,
             **params,
         )  # fmt: skip
         objects = ws.journal.entries("labels-written")[-1].get("objects")

@@ -8,18 +8,9 @@ from typing import Any
 from stratoseg.cli._cluster import add_cluster_arguments
 from stratoseg.cli._progress import progress_bar
 from stratoseg.cli._target import target_workspace
+from stratoseg.cli._types import int_list, one_or_list
 
 __all__ = ["register"]
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer or a list like 16,64,64: {text!r}"
-        ) from None
-    return values
 
 
 def register(sub: Any) -> None:
@@ -51,9 +42,9 @@ def register(sub: Any) -> None:
         default="auto",
         help="where the network runs (auto: CUDA, then MPS, then CPU)",
     )
-    p.add_argument("--block", type=_ints, help="block shape in voxels, a multiple of the chunks")
-    p.add_argument("--window", type=_ints, help="network window (default: fitted to the blocks)")
-    p.add_argument("--halo", type=_ints, help="voxels of context per window side")
+    p.add_argument("--block", type=int_list, help="block shape in voxels, a multiple of the chunks")
+    p.add_argument("--window", type=int_list, help="network window (default: fitted to the blocks)")
+    p.add_argument("--halo", type=int_list, help="voxels of context per window side")
     p.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (4)")
     p.add_argument("--run", help="prediction run name (default: the model's name)")
     p.add_argument(
@@ -73,12 +64,6 @@ def register(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run and labels")
     add_cluster_arguments(p)
     p.set_defaults(func=cmd_segment)
-
-
-def _one_or_list(values: list[int] | None) -> int | list[int] | None:
-    if values is None:
-        return None
-    return values[0] if len(values) == 1 else values
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
@@ -114,9 +99,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
             passes=args.passes,
             seed=args.seed,
             device=args.device,
-            window=_one_or_list(args.window),
-            halo=_one_or_list(args.halo),
-            block=_one_or_list(args.block),
+            window=one_or_list(args.window),
+            halo=one_or_list(args.halo),
+            block=one_or_list(args.block),
             batch_size=args.batch_size,
             dtype=args.dtype,
             resume=args.resume,

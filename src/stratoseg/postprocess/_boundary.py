@@ -10,8 +10,7 @@ from scipy import ndimage as ndi
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-from stratoseg.postprocess._clean import check_probabilities, remove_small_objects
-from stratoseg.postprocess._instances import _check_fraction
+from stratoseg.postprocess._clean import check_fraction, check_probabilities, remove_small_objects
 
 __all__ = ["boundary_watershed"]
 
@@ -61,8 +60,8 @@ def boundary_watershed(
     if b.ndim not in (2, 3):
         raise ValueError(f"boundary must be 2-D or 3-D, got shape {b.shape}")
     b = check_probabilities(b[None], min_classes=1, name="boundary")[0]
-    threshold = _check_fraction(threshold, "threshold")
-    segment_threshold = _check_fraction(segment_threshold, "segment_threshold")
+    threshold = check_fraction(threshold, "threshold")
+    segment_threshold = check_fraction(segment_threshold, "segment_threshold")
     if float(h) <= 0:
         raise ValueError(f"h must be > 0, got {h!r}")
     if flood not in ("distance", "boundary"):

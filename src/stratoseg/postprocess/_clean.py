@@ -13,6 +13,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = [
+    "check_class",
+    "check_fraction",
     "check_labels",
     "check_probabilities",
     "fill_holes",
@@ -20,6 +22,22 @@ __all__ = [
     "map_classes",
     "remove_small_objects",
 ]
+
+
+def check_fraction(value: Any, name: str) -> float:
+    """``value`` as a float in [0, 1]; a ValueError naming ``name`` otherwise."""
+    v = float(value)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+    return v
+
+
+def check_class(value: Any, n: int, name: str) -> int:
+    """``value`` as a class index of a map of ``n`` classes; a ValueError naming ``name``
+    otherwise."""
+    if int(value) != value or not 0 <= int(value) < n:
+        raise ValueError(f"{name} must be a class of the map (0..{n - 1}), got {value!r}")
+    return int(value)
 
 
 def check_probabilities(probs: Any, *, min_classes: int = 2, name: str = "probs") -> np.ndarray:

@@ -11,6 +11,8 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from stratoseg.postprocess._clean import (
+    check_class,
+    check_fraction,
     check_labels,
     check_probabilities,
     fill_holes,
@@ -18,19 +20,6 @@ from stratoseg.postprocess._clean import (
 )
 
 __all__ = ["distance_watershed", "threshold_instances", "watershed_instances"]
-
-
-def _check_fraction(value: Any, name: str) -> float:
-    v = float(value)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
-    return v
-
-
-def _check_class(value: Any, n: int, name: str) -> int:
-    if int(value) != value or not 0 <= int(value) < n:
-        raise ValueError(f"{name} must be a class of the map (0..{n - 1}), got {value!r}")
-    return int(value)
 
 
 def _finish(labels: np.ndarray, *, fill: bool, min_size: int) -> np.ndarray:
@@ -133,9 +122,9 @@ def threshold_instances(
         int32 instance ids, 0 for background.
     """
     z = check_probabilities(probs)
-    obj = _check_class(object_class, z.shape[0], "object_class")
-    tch = _check_class(touching_class, z.shape[0], "touching_class")
-    g1, g2 = _check_fraction(gamma1, "gamma1"), _check_fraction(gamma2, "gamma2")
+    obj = check_class(object_class, z.shape[0], "object_class")
+    tch = check_class(touching_class, z.shape[0], "touching_class")
+    g1, g2 = check_fraction(gamma1, "gamma1"), check_fraction(gamma2, "gamma2")
     touching = z[tch] >= g2
     cells, _ = components((z[obj] >= g1) & ~touching)
     labels = assign_to_nearest(cells, touching, sampling=sampling)
@@ -168,10 +157,10 @@ def watershed_instances(
         int32 instance ids, 0 for background.
     """
     z = check_probabilities(probs)
-    bg = _check_class(background_class, z.shape[0], "background_class")
-    obj = _check_class(object_class, z.shape[0], "object_class")
-    tch = _check_class(touching_class, z.shape[0], "touching_class")
-    t0, t1 = _check_fraction(tau0, "tau0"), _check_fraction(tau1, "tau1")
+    bg = check_class(background_class, z.shape[0], "background_class")
+    obj = check_class(object_class, z.shape[0], "object_class")
+    tch = check_class(touching_class, z.shape[0], "touching_class")
+    t0, t1 = check_fraction(tau0, "tau0"), check_fraction(tau1, "tau1")
     background = z[bg] >= t0
     seeds, n = components((z[obj] >= t1) & ~background)
     markers = seeds + 1

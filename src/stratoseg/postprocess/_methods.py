@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 
 from stratoseg.postprocess._boundary import boundary_watershed
-from stratoseg.postprocess._clean import check_probabilities, fill_holes, map_classes
+from stratoseg.postprocess._clean import check_class, check_probabilities, fill_holes, map_classes
 from stratoseg.postprocess._clean import remove_small_objects as _remove_small
 from stratoseg.postprocess._instances import (
-    _check_class,
     assign_to_nearest,
     components,
     distance_watershed,
@@ -40,8 +39,8 @@ def map_instances(
     followed by §4.2.4's labelling. The baseline that the watersheds improve on.
     """
     z = check_probabilities(probs)
-    obj = _check_class(object_class, z.shape[0], "object_class")
-    tch = None if touching_class is None else _check_class(touching_class, z.shape[0],
+    obj = check_class(object_class, z.shape[0], "object_class")
+    tch = None if touching_class is None else check_class(touching_class, z.shape[0],
                                                            "touching_class")  # fmt: skip
     labels = label_classes(map_classes(z, classes=classes), obj, tch)
     if fill:
@@ -71,13 +70,13 @@ def _map(probs: Any, *, instances: bool = False, **params: Any) -> np.ndarray:
 
 def _distance(probs: Any, *, object_class: int = 1, **params: Any) -> np.ndarray:
     z = check_probabilities(probs)
-    return distance_watershed(map_classes(z) == _check_class(object_class, z.shape[0],
+    return distance_watershed(map_classes(z) == check_class(object_class, z.shape[0],
                                                              "object_class"), **params)  # fmt: skip
 
 
 def _boundary(probs: Any, *, boundary_class: int = 1, **params: Any) -> np.ndarray:
     z = check_probabilities(probs)
-    return boundary_watershed(z[_check_class(boundary_class, z.shape[0], "boundary_class")],
+    return boundary_watershed(z[check_class(boundary_class, z.shape[0], "boundary_class")],
                               **params)  # fmt: skip
 
 
