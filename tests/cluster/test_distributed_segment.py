@@ -137,6 +137,19 @@ def test_the_driver_does_not_load_the_network(
     assert _prepare._cache == {}
 
 
+def test_a_builtin_model_by_name_on_the_cluster(client: Any, workspace: Workspace) -> None:
+    """The workers find a built-in model in their own install (the task carries
+    ``builtin:<name>``, not the driver's path), and write what one process writes."""
+    kwargs = {**KWARGS, "block": (16, 32, 32)}
+    with workspace as ws:
+        segment_workspace(ws, "composite-ct-3phase", run="one", labels=None, **kwargs)
+        run = segment_workspace(ws, "composite-ct-3phase", run="two", labels=None,
+                                client=client, **kwargs)  # fmt: skip
+        assert run.complete
+        np.testing.assert_array_equal(ws.array("predictions/one")[...],
+                                      ws.array("predictions/two")[...])  # fmt: skip
+
+
 @pytest.mark.parametrize("dims", [2, 3])
 def test_a_2048_cube_is_about_a_thousand_block_tasks(dims: int) -> None:
     """One task per block, and blocks group chunks under the memory budget: the graph of a

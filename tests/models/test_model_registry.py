@@ -15,6 +15,8 @@ from stratoseg.models import (
     _registry,
     build_model,
     list_models,
+    package_on_this_machine,
+    portable_package,
     resolve_model,
     save_package,
     user_model_dir,
@@ -138,3 +140,21 @@ def test_unknown_name_lists_what_is_available(
     monkeypatch.setenv("STRATOSEG_MODEL_DIR", str(other))  # read at call time
     with pytest.raises(ValueError, match=r"available: alpha$"):
         resolve_model("beta")
+
+
+def test_a_builtin_package_travels_by_name_to_another_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster worker may have stratoseg installed elsewhere than the driver: a built-in
+    package is sent as ``builtin:<name>`` and found in the worker's own install; any other
+    package as its absolute path."""
+    shipped = BUILTIN_DIR / "composite-ct-3phase"
+    reference = portable_package(shipped)
+    assert reference == "builtin:composite-ct-3phase"
+    assert package_on_this_machine(reference) == shipped
+    other_install = tmp_path / "elsewhere" / "builtin"
+    monkeypatch.setattr(_registry, "BUILTIN_DIR", other_install)  # as on the worker
+    assert package_on_this_machine(reference) == other_install / "composite-ct-3phase"
+    user = tmp_path / "mine.zip"
+    assert portable_package(user) == str(user.resolve())
+    assert package_on_this_machine(portable_package(user)) == user.resolve()

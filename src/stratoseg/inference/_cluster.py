@@ -17,7 +17,6 @@ of a task writes the same bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,9 +27,10 @@ __all__ = ["SegmentTask", "gpu_resources", "predict_encoded", "segment_block_tas
 @dataclass(frozen=True)
 class SegmentTask:
     """What every block task of one segmentation run shares: small (zarr array handles, never
-    array data; the package path, never weights)."""
+    array data; the package's :func:`~stratoseg.models.portable_package` reference, never
+    weights)."""
 
-    model_path: str
+    model: str
     device: str
     axes: tuple[Any, ...]
     reader: Any
@@ -69,11 +69,12 @@ def segment_block_task(task: SegmentTask, index: int, region: tuple[slice, ...])
     """Predict and write one block on a worker; returns ``(index, voxels)``, not arrays."""
     from stratoseg._cluster import check_visible
     from stratoseg.inference._prepare import cached_predictor
+    from stratoseg.models import package_on_this_machine
     from stratoseg.workspace import PredictionRun
 
     for array in (task.predictions, task.labels):
         check_visible(array)
-    predictor, _ = cached_predictor(Path(task.model_path), task.device)
+    predictor, _ = cached_predictor(package_on_this_machine(task.model), task.device)
     out = PredictionRun(task.predictions, task.labels)
     try:
         out.write_chunks(region, predict_encoded(task, out, predictor, index, region))

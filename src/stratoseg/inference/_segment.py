@@ -29,6 +29,7 @@ from stratoseg.inference._cluster import (
 from stratoseg.inference._plan import block_seed
 from stratoseg.inference._prepare import check_options, prepare
 from stratoseg.inference._tiling import Tiling
+from stratoseg.models import portable_package
 from stratoseg.workspace import PredictionRun, Workspace, open_prediction_run
 from stratoseg.workspace._runs import EncodedBlock
 
@@ -93,8 +94,8 @@ def segment_workspace(
         progress(done_voxels, total)
 
     task = SegmentTask(
-        str(ready.path), device, tuple(plan.axes), reader, out.array, out.labels, tiling,
-        passes, seed, batch_size,
+        portable_package(ready.path), device, tuple(plan.axes), reader, out.array, out.labels,
+        tiling, passes, seed, batch_size,
     )  # fmt: skip
 
     def compute(index: int, region: tuple[slice, ...], data: Any) -> EncodedBlock:

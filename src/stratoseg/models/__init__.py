@@ -35,6 +35,8 @@ from stratoseg.models._registry import (
     ModelEntry,
     is_package,
     list_models,
+    package_on_this_machine,
+    portable_package,
     resolve_model,
     user_model_dir,
 )
@@ -69,6 +71,8 @@ __all__ = [
     "is_package",
     "list_models",
     "load_package",
+    "package_on_this_machine",
+    "portable_package",
     "read_card",
     "resolve_model",
     "save_package",

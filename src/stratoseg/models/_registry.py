@@ -31,12 +31,31 @@ __all__ = [
     "ModelEntry",
     "is_package",
     "list_models",
+    "package_on_this_machine",
+    "portable_package",
     "resolve_model",
     "user_model_dir",
 ]
 
 ENV_MODEL_DIR = "STRATOSEG_MODEL_DIR"
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+
+
+def portable_package(path: str | os.PathLike[str]) -> str:
+    """A reference to a package that another machine of a cluster can resolve: a built-in
+    package as ``builtin:<its path in BUILTIN_DIR>`` (each worker has its own install path),
+    any other as its absolute path (on storage every worker sees)."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(BUILTIN_DIR):
+        return "builtin:" + resolved.relative_to(BUILTIN_DIR).as_posix()
+    return str(resolved)
+
+
+def package_on_this_machine(reference: str) -> Path:
+    """The path of a :func:`portable_package` reference in this process's install."""
+    if reference.startswith("builtin:"):
+        return BUILTIN_DIR / reference.removeprefix("builtin:")
+    return Path(reference)
 
 
 def user_model_dir() -> Path:
