@@ -123,6 +123,7 @@ def run_on_cluster(
     name: str,
     resources: dict[str, float] | None = None,
     wait_for_workers: float = 600.0,
+    settle: float = 300.0,
 ) -> Iterator[tuple[int, Any]]:
     """Run ``fn(shared, index, item)`` for each ``(index, item)`` of ``todo`` (one task per
     block; ``item`` is its region, or whatever small value the block needs) on ``client``'s
@@ -134,8 +135,9 @@ def run_on_cluster(
     (array handles, paths, parameters), and then it is never lost with a worker. Tasks are not
     pure (each writes), are retried twice on a failure (a lost worker's task reruns
     elsewhere and writes the same bytes) and ask for ``resources`` (e.g. ``{"GPU": 1}``). On
-    an error or a stop, the tasks not yet finished are cancelled before the exception goes
-    on; tasks already running still finish.
+    an error or a stop, the tasks not yet finished are cancelled, and the exception goes on
+    once the tasks already running (dask cannot interrupt them) have ended, up to
+    ``settle`` seconds: the caller may then remove what they write into.
     """
     from distributed import as_completed
 
@@ -147,6 +149,7 @@ def run_on_cluster(
                       pure=False, retries=2, resources=resources)
         for index, item in todo
     ]  # fmt: skip
+    prefix = f"{name}-block-"
     try:
         # the client's own loop: it need not be the default client
         for future in as_completed(futures, loop=client.loop):
@@ -154,7 +157,33 @@ def run_on_cluster(
             index, result = future.result()
             yield index, result
     finally:
+        unfinished = not all(f.done() for f in futures)
         client.cancel(futures)
+        if unfinished:
+            _wait_for_running(client, prefix, settle)
+
+
+def _wait_for_running(client: Any, prefix: str, timeout: float) -> None:
+    """Wait until no worker is executing a task whose key starts with ``prefix`` (a cancelled
+    task that was running goes on to its end), for up to ``timeout`` seconds; return at once
+    when the cluster cannot be asked (the scheduler is gone)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            running = client.run(_executing, prefix)
+        except Exception:  # a lost scheduler: nothing left to wait for
+            return
+        if not any(running.values()):
+            return
+        time.sleep(0.2)
+
+
+def _executing(prefix: str, dask_worker: Any = None) -> list[str]:
+    """On a worker: the keys starting with ``prefix`` that it is executing (cancelled ones
+    included, until they end)."""
+    return [str(ts.key) for ts in dask_worker.state.executing if str(ts.key).startswith(prefix)]
 
 
 def _synchronously(fn: Callable[[Any, int, Any], Any], shared: Any, index: int, item: Any) -> Any:
