@@ -4,6 +4,7 @@ same bytes as one process, also when a worker dies mid-run."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -137,17 +138,47 @@ def test_the_driver_does_not_load_the_network(
     assert _prepare._cache == {}
 
 
-def test_a_builtin_model_by_name_on_the_cluster(client: Any, workspace: Workspace) -> None:
-    """The workers find a built-in model in their own install (the task carries
-    ``builtin:<name>``, not the driver's path), and write what one process writes."""
+def _use_builtin_dir(folder: str) -> None:
+    """On a worker: take built-in models from ``folder``, as another install would."""
+    from stratoseg.models import _registry
+
+    _registry.BUILTIN_DIR = Path(folder)
+
+
+def _loaded_packages() -> list[str]:
+    """On a worker: the packages whose networks it holds."""
+    from stratoseg.inference import _prepare
+
+    return [key[0] for key in _prepare._cache]
+
+
+def test_a_builtin_model_by_name_on_the_cluster(
+    client: Any, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers installed elsewhere than the driver find a built-in model in their own install:
+    the task carries ``builtin:<name>``, not the driver's path (which they loaded before)."""
+    from stratoseg.models import _registry
+
+    shipped = _registry.BUILTIN_DIR / "composite-ct-3phase"
+    driver, worker = tmp_path / "driver-install", tmp_path / "worker-install"
+    for install in (driver, worker):
+        shutil.copytree(shipped, install / shipped.name)
+    monkeypatch.setattr(_registry, "BUILTIN_DIR", driver)
+    client.run(_use_builtin_dir, str(worker))
     kwargs = {**KWARGS, "block": (16, 32, 32)}
-    with workspace as ws:
-        segment_workspace(ws, "composite-ct-3phase", run="one", labels=None, **kwargs)
-        run = segment_workspace(ws, "composite-ct-3phase", run="two", labels=None,
-                                client=client, **kwargs)  # fmt: skip
-        assert run.complete
-        np.testing.assert_array_equal(ws.array("predictions/one")[...],
-                                      ws.array("predictions/two")[...])  # fmt: skip
+    try:
+        with workspace as ws:
+            segment_workspace(ws, "composite-ct-3phase", run="one", labels=None, **kwargs)
+            run = segment_workspace(ws, "composite-ct-3phase", run="two", labels=None,
+                                    client=client, **kwargs)  # fmt: skip
+            assert run.complete
+            np.testing.assert_array_equal(ws.array("predictions/one")[...],
+                                          ws.array("predictions/two")[...])  # fmt: skip
+        loaded = [p for paths in client.run(_loaded_packages).values() for p in paths]
+        assert loaded
+        assert all(p.startswith(str(worker)) for p in loaded), loaded
+    finally:
+        client.run(_use_builtin_dir, str(shipped.parent))
 
 
 @pytest.mark.parametrize("dims", [2, 3])

@@ -91,7 +91,8 @@ def open_hdf5(path: Path, *, key: str | None = None) -> Volume:
         )
     check_dtype(dtype, name=f"the dtype of {path}:{key}")
     # dask's chunks are whole stored chunks, or about 64 MiB (edges near 64 and up) of
-    # contiguous data: bound their number before dask lists them
+    # contiguous data: bound their number before normalize_chunks lists them (to_dask's own
+    # check comes after that)
     check_declared(shape, chunks or tuple(min(s, 64) for s in shape), dtype, source=f"{path}:{key}")
     # whole stored chunks (or any region of contiguous data), at most about 64 MiB a block
     dchunks = da.core.normalize_chunks(

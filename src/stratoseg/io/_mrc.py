@@ -11,7 +11,6 @@ import numpy as np
 
 from stratoseg.io._lazy import (
     LazySource,
-    check_declared,
     damaged_file_errors,
     native_dtype,
     slab_chunks,
@@ -63,11 +62,9 @@ def open_mrc(path: Path) -> Volume:
             vs = mrc.voxel_size
             sizes = {"x": float(vs.x), "y": float(vs.y), "z": float(vs.z)}
     dtype = native_dtype(dtype)
-    chunks = slab_chunks(shape, dtype.itemsize)
-    check_declared(shape, chunks, dtype, source=str(path))
     source = _MrcData(path, shape, dtype)
     data, axes = normalize_axes(
-        to_dask(source, chunks),
+        to_dask(source, slab_chunks(shape, dtype.itemsize)),
         {2: "yx", 3: "zyx"}.get(len(shape), "?" * len(shape)),
         source=str(path),
     )

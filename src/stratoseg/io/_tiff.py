@@ -16,7 +16,6 @@ from natsort import natsorted
 
 from stratoseg.io._lazy import (
     LazySource,
-    check_declared,
     damaged_file_errors,
     native_dtype,
     slab_chunks,
@@ -173,10 +172,8 @@ def open_tiff(path: Path, *, key: str | None = None) -> Volume:
             sizes, unit = {}, None
         # make sure every page is there before promising a lazy read of all of them
         _check_complete(tif, series, path)
-    chunks = slab_chunks(shape, dtype.itemsize)
-    check_declared(shape, chunks, dtype, source=str(path))
     source = _TiffPages(path, series_index, shape, dtype)
-    data = to_dask(source, chunks)
+    data = to_dask(source, slab_chunks(shape, dtype.itemsize))
     data, axes = normalize_axes(data, axes, source=str(path))
     voxel = tuple(sizes.get(a, 1.0) for a in axes.replace("c", ""))
     return Volume(data, axes, voxel, unit if sizes else None, path, "tiff", key)

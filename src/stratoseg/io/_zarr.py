@@ -52,8 +52,7 @@ class CheckedArray:
     >>> a[2:, :]  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: the chunk .../a.zarr/c/1/0 of the zarr array ... cannot be decoded (corrupt or
-    truncated): RuntimeError: ...
+    ValueError: the chunk .../a.zarr/c/1/0 of the zarr array ... cannot be decoded (corrupt ...
     """
 
     def __init__(self, array: zarr.Array, path: Path) -> None:

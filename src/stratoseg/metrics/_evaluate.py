@@ -11,7 +11,7 @@ import numpy as np
 
 from stratoseg.metrics._boundary import boundary_f1
 from stratoseg.metrics._contingency import check_label_pair, contingency
-from stratoseg.metrics._image import psnr, ssim, uiq
+from stratoseg.metrics._image import check_finite, psnr, ssim, uiq
 from stratoseg.metrics._instances import instances_from_table
 from stratoseg.metrics._rand import adapted_rand_from_table, rand_from_table
 from stratoseg.metrics._semantic import semantic_from_table
@@ -140,10 +140,8 @@ def evaluate(
     image_metrics = [m for m in metrics if m in IMAGE_METRICS]
     if image_metrics:
         test, ref = dense()
-        for name, arr in (("pred", test), ("gt", ref)):  # named as the caller knows them
-            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-                bad = np.count_nonzero(~np.isfinite(arr))
-                raise ValueError(f"{name} must be finite, got {bad} NaN or infinite values")
+        check_finite(test, "pred")  # named as the caller knows them, before the metrics do
+        check_finite(ref, "gt")
         for m in image_metrics:
             out[m] = {"value": float(_IMAGE_FUNCTIONS[m](ref, test))}
     return out

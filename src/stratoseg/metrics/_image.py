@@ -19,7 +19,7 @@ from scipy.ndimage import uniform_filter
 
 from stratoseg._errors import check_dtype
 
-__all__ = ["mse", "psnr", "ssim", "uiq"]
+__all__ = ["check_finite", "mse", "psnr", "ssim", "uiq"]
 
 FloatArray = NDArray[np.float64]
 
@@ -45,13 +45,18 @@ def _check_pair(reference: ArrayLike, test: ArrayLike) -> tuple[FloatArray, Floa
         raise ValueError(f"reference must not be empty, got shape {ref.shape}")
     ref64 = ref.astype(np.float64)  # always a copy: the inputs are never touched
     tst64 = tst.astype(np.float64)
-    for name, arr in (("reference", ref64), ("test", tst64)):
-        if not np.isfinite(arr).all():
-            raise ValueError(
-                f"{name} must be finite, got {np.count_nonzero(~np.isfinite(arr))} "
-                "NaN or infinite values"
-            )
+    check_finite(ref64, "reference")
+    check_finite(tst64, "test")
     return ref64, tst64, ref_dtype
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Refuse NaN and infinite values in ``arr``, naming it ``name`` and counting them."""
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise ValueError(
+            f"{name} must be finite, got {np.count_nonzero(~np.isfinite(arr))} "
+            "NaN or infinite values"
+        )
 
 
 def _default_data_range(ref: FloatArray, dtype: np.dtype) -> float:
