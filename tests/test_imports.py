@@ -18,6 +18,7 @@ CORE = [
     "stratoseg.metrics",
     "stratoseg.enhance",
     "stratoseg.postprocess",
+    "stratoseg.jobs",
     "stratoseg.models",  # UNet / build_model import torch lazily, on first use
     "stratoseg.cli",
     "stratoseg.napari",

@@ -25,13 +25,16 @@ def group_chunks(
     halo: Sequence[int],
     bytes_per_voxel: float,
     budget: int | None = None,
+    padded: bool = True,
 ) -> tuple[int, ...]:
     """The block shape: a whole number of ``chunks`` per axis, as large as the budget allows.
 
     Axes grow in turn, the one with the smallest block first, by one chunk each time, while
     ``prod(block + 2 halo) * bytes_per_voxel <= budget``; no axis grows beyond the shape. A
     single chunk is kept even when it alone exceeds the budget. ``budget`` defaults to
-    :data:`DEFAULT_BLOCK_BYTES`, read at each call.
+    :data:`DEFAULT_BLOCK_BYTES`, read at each call. ``padded``: the halo is held even beyond
+    the volume's edge (a padded read); otherwise a block's region stops at the edge, so a
+    block spanning a short axis pays no halo along it.
 
     Examples
     --------
@@ -41,6 +44,11 @@ def group_chunks(
     (64, 64, 128)
     >>> group_chunks((10, 1000, 1000), (1, 256, 256), halo=(0, 9, 9), bytes_per_voxel=24)
     (10, 1000, 1000)
+    >>> group_chunks((5, 512, 512), (5, 64, 64), halo=(32, 32, 32), bytes_per_voxel=32)
+    (5, 384, 448)
+    >>> group_chunks((5, 512, 512), (5, 64, 64), halo=(32, 32, 32), bytes_per_voxel=32,
+    ...              padded=False)
+    (5, 512, 512)
     """
     if len(shape) != len(chunks) or len(halo) != len(shape):
         raise ValueError(
@@ -51,7 +59,10 @@ def group_chunks(
 
     def cost(b: Sequence[int]) -> float:
         return (
-            math.prod(min(x + 2 * h, s + 2 * h) for x, h, s in zip(b, halo, shape, strict=True))
+            math.prod(
+                min(x + 2 * h, s + (2 * h if padded else 0))
+                for x, h, s in zip(b, halo, shape, strict=True)
+            )
             * bytes_per_voxel
         )
 

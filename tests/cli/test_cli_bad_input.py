@@ -278,7 +278,18 @@ CASES: dict[str, Case] = {
         "base_filters=1000000000", ws=True),
     "segment: zero batch size": Case(
         lambda d: ["segment", _ws(d), "--model", str(d / "m3.zip"), "--batch-size", "0"],
-        "--batch-size must be >= 1, got 0", ws=True),
+        "--batch-size 0: must be at least 1", ws=True),
+    "segment: an option of another method": Case(
+        lambda d: ["segment", _ws(d), "--model", str(d / "m3.zip"), "--merge", "0.5"],
+        "--postprocess map: unknown parameters for the map method: ['merge']", ws=True),
+    "segment: a post-processing threshold above 1": Case(
+        lambda d: ["segment", _ws(d), "--model", str(d / "m3.zip"), "--postprocess",
+                   "boundary-components", "--threshold", "3"],
+        "--postprocess boundary-components: threshold must be between 0 and 1, got 3.0",
+        ws=True),
+    "segment: a window off the network's grid": Case(
+        lambda d: ["segment", _ws(d), "--model", str(d / "m3.zip"), "--window", "30"],
+        "--window 30: must be a multiple of", ws=True),
     "segment: corrupt chunk": Case(
         lambda d: ["segment", _corrupt_ws(d), "--model", str(d / "m3.zip"), "--device", "cpu"],
         "cannot be decoded", ws=True),

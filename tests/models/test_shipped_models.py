@@ -63,12 +63,17 @@ def _membranes(data: Path) -> None:
     drawn = tifffile.imread(folder / "train-labels.tif")[27, :192, :192] == 0
     card = read_card(BUILTIN_DIR / "em-membranes-2d")
     opts = {k: card.recommended[k] for k in ("tiling", "passes", "window")}
-    membrane = np.asarray(predict_lazy(image, "em-membranes-2d", **opts).compute())[1]
-    threshold = card.recommended["membrane_threshold"]
+    probs = np.asarray(predict_lazy(image, "em-membranes-2d", **opts).compute())
+    membrane = probs[1]
+    advice = dict(card.recommended["postprocess"])
+    threshold = advice["threshold"]
     found = membrane > threshold
     assert 0 < found.mean() < 1
     assert abs(found.mean() - drawn.mean()) < 0.15, (found.mean(), drawn.mean())
     cells = len(np.unique(segments_from_boundaries(membrane, threshold=threshold))) - 1
+    recommended = postprocess(probs, advice.pop("kind"), **advice)
+    assert len(np.unique(recommended)) == cells  # the same cells, the membranes given out
+    assert recommended.min() > 0
     truth = ndi.label(~drawn, structure=ndi.generate_binary_structure(2, 1))[1]
     assert 0.5 * truth <= cells <= 2 * truth, (cells, truth)
 
@@ -118,6 +123,17 @@ def test_the_package_loads_on_the_cpu_within_budget_with_a_card(name: str) -> No
     assert card.metrics, "the card reports what was measured"
     assert "hardware" in card.provenance
     assert next(model.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_card_s_recommendation_runs_and_it_knows_its_training_data(name: str) -> None:
+    from stratoseg.jobs import segment_recipe
+
+    card = read_card(BUILTIN_DIR / name)
+    recipe = segment_recipe(card, shape=(5, 64, 64))  # checks every recommended item
+    assert recipe.method == card.recommended["postprocess"]["kind"]
+    assert card.domain is not None
+    assert card.domain.pieces > 1
 
 
 @pytest.mark.parametrize("name", SHIPPED)

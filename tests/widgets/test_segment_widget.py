@@ -172,12 +172,47 @@ def test_bad_settings_are_reported(sample: Any, errors: list[str]) -> None:
     _, widget = sample
     widget.window.value = "sixty"
     assert widget.segment_volume() is None
-    assert "window must be 'auto', an integer" in errors[-1]
-    widget.window.value = "auto"
+    assert "Window must be 'recommended', an integer" in errors[-1]
+    assert widget.applied.value.startswith("Will not run: Window must be")
+    widget.window.value = "recommended"
     widget.halo.value = "3"
     assert widget.segment_volume_blocking() == []
-    assert "halo (3, 3) must be a multiple of 4" in errors[-1]
+    assert "Halo 3: must be a multiple of 4" in errors[-1]
     assert widget.run_button.enabled
+
+
+def test_the_card_s_recommendation_is_applied_and_shown(
+    sample: Any, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stratoseg.models import load_package, save_package
+
+    notes: list[str] = []
+    monkeypatch.setattr("stratoseg.widgets.segment.show_info", notes.append)
+    net, card = load_package(tiny_model)
+    advice = {"tiling": "stratified", "passes": 2,
+              "postprocess": {"kind": "distance-watershed", "h": 2.0}}  # fmt: skip
+    package = save_package(net, card.updated(name="advised", recommended=advice),
+                           tmp_path / "advised.zip")  # fmt: skip
+    _, widget = sample
+    widget.model_file.value = package
+    shown = widget.applied.value
+    assert "tiling stratified; 2 passes (the card's)" in shown
+    assert "post-processing distance-watershed (h=2.0) (the card's)" in shown
+    assert "advised is a 2-D model: each of the 64 z slices" in shown  # the sample is 3-D
+    widget.block.value = "64,64,64"
+    assert widget.segment_volume_blocking() != []
+    assert any("is a 2-D model" in n for n in notes)  # told when the run started
+    with Workspace.open(tmp_path / "composite.zarr") as ws:
+        params = ws.array("predictions/advised").attrs["params"]
+        entry = ws.journal.entries("labels-written")[-1]
+    assert (params["tiling"], params["passes"]) == ("stratified", 2)
+    assert entry["method"] == "distance-watershed"
+    assert entry["params"]["h"] == 2.0
+    assert entry["params"]["stack"]["kind"] == "link"
+    # an override of one item: the rest stays the card's
+    widget.tiling.value = "gaussian"
+    assert "tiling gaussian; block 64,64,64 (yours)" in widget.applied.value
+    assert "distance-watershed" in widget.applied.value
 
 
 def test_no_model(

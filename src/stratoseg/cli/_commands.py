@@ -155,12 +155,15 @@ def _demo_segmentation(ws: Workspace, truth: np.ndarray, classes: list[str]) -> 
     """Segment the demo workspace with the built-in model; the rows of what it scored."""
     import time
 
-    from stratoseg.inference import segment_workspace
+    from stratoseg.jobs import run_segment, segment_recipe
     from stratoseg.metrics import semantic_scores
+    from stratoseg.models import read_card, resolve_model
 
     start = time.perf_counter()
+    card = read_card(resolve_model(DEMO_MODEL))
+    recipe = segment_recipe(card, shape=ws.spatial_shape)  # what `stratoseg segment` applies
     with progress_bar("segment", unit="voxel") as bar:
-        segment_workspace(ws, DEMO_MODEL, labels="segmentation", overwrite=True, progress=bar)
+        run_segment(ws, DEMO_MODEL, recipe, labels="segmentation", overwrite=True, progress=bar)
     seconds = time.perf_counter() - start
     pred = np.asarray(ws.labels("segmentation")[...])
     score = semantic_scores(pred, truth, n_classes=len(classes))

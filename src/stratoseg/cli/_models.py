@@ -130,9 +130,31 @@ def _card_rows(card: ModelCard) -> dict[str, Any]:
         ),
         "voxel size": voxel,
         "recommended": _compact(card.recommended),
+        **_applied(card),
         "provenance": _compact(card.provenance),
         "metrics": ", ".join(f"{k}={v:.4g}" for k, v in card.metrics.items()),
     }
+
+
+def _applied(card: ModelCard) -> dict[str, str]:
+    """What ``stratoseg segment`` applies with this card's defaults (on a volume and, for a
+    2-D model, on a stack), and whether inputs are checked against its training data."""
+    from stratoseg.jobs import segment_recipe, stack_note
+
+    try:
+        recipe = segment_recipe(card, shape=(2, 64, 64))
+    except ValueError as exc:  # a card whose recommendation cannot run
+        return {"segment applies": f"nothing: {exc}"}
+    rows = {"segment applies": recipe.describe().split(": ", 1)[1]}
+    stack = recipe.params.get("stack")
+    if stack and recipe.notices:  # a 2-D model whose objects are assembled from slices
+        rows["on a 3-D stack"] = stack_note(card.name, stack["kind"], option="--stack")
+    domain = card.domain
+    rows["domain check"] = (
+        f"inputs compared with the training data's fingerprint ({domain.pieces} pieces)"
+        if domain is not None else "none (the card has no training-data fingerprint)"
+    )  # fmt: skip
+    return rows
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -26,15 +26,20 @@ METHOD_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--gamma2", "gamma2", float, "threshold: touching threshold (0.5)"),
     ("--tau0", "tau0", float, "watershed: background seed threshold on z0 (0.5)"),
     ("--tau1", "tau1", float, "watershed: object seed threshold on z1 (0.5)"),
-    ("--h", "h", float, "distance- and boundary-watershed: marker height in voxels (1 / 2)"),
-    ("--threshold", "threshold", float, "boundary-watershed: membrane threshold (0.5)"),
+    ("--h", "h", float,
+     "distance-watershed, boundary-watershed and -agglomeration: marker height in voxels"),
+    ("--threshold", "threshold", float,
+     "boundary-watershed, -components and -agglomeration: membrane threshold"),
+    ("--merge", "merge", float,
+     "boundary-agglomeration: regions merge while the mean boundary of their face is below "
+     "this (0.5)"),
     ("--segment-threshold", "segment_threshold", float,
      "boundary-watershed: mean membrane probability that closes a gap (0.3)"),
     ("--flood", "flood", str,
      "boundary-watershed: what the line watershed floods, 'distance' (the paper's) or "
      "'boundary' (the map: lines on its ridges)"),
     ("--assign-boundaries", "assign_boundaries", _yes_no,
-     "boundary-watershed: 'yes' grows the cells over the membranes (dense labels)"),
+     "boundary methods: 'yes' grows the cells over the membranes (dense labels)"),
     ("--min-size", "min_size", int, "remove objects smaller than this many voxels (0)"),
     ("--object-class", "object_class", int, "the object class (1)"),
     ("--touching-class", "touching_class", int, "the touching class (2)"),
@@ -67,6 +72,12 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--no-fill", dest="fill", action="store_false", default=None,
                    help="threshold / watershed: keep the holes of objects")  # fmt: skip
+    p.add_argument(
+        "--stack", choices=["link", "split", "volume"],
+        help="maps of a 2-D model on a 3-D stack: post-process each slice and link its objects "
+        "across z by overlap (link) or split them in 3-D by distance (split); volume (the "
+        "default) treats the stack as one volume",
+    )  # fmt: skip
     p.add_argument("--block", type=int_list, help="block shape in voxels (whole chunks)")
     p.add_argument("--halo", type=int_list, help="voxels of context around each block (32)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing label image")
@@ -88,6 +99,8 @@ def cmd_postprocess(args: argparse.Namespace) -> int:
     from stratoseg.workspace import Workspace
 
     params = method_params(args)
+    if args.stack is not None:
+        params["stack"] = args.stack
     with (
         progress_bar("postprocess", unit="block") as bar,
         Workspace.open(args.workspace, mode="r+") as ws,

@@ -28,6 +28,15 @@ from stratoseg.models._card import (
     describe_card_error,
 )
 from stratoseg.models._config import UNetConfig
+from stratoseg.models._domain import (
+    FEATURES,
+    OUT_OF_DOMAIN,
+    DomainSpec,
+    domain_from_pieces,
+    domain_of,
+    domain_sample,
+    image_features,
+)
 from stratoseg.models._package import load_package, read_card, save_package
 from stratoseg.models._registry import (
     BUILTIN_DIR,
@@ -53,9 +62,12 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_DIR",
     "ENV_MODEL_DIR",
+    "FEATURES",
+    "OUT_OF_DOMAIN",
     "ArchitectureSpec",
     "ChannelSpec",
     "ClassSpec",
+    "DomainSpec",
     "InputSpec",
     "ModelCard",
     "ModelEntry",
@@ -65,7 +77,11 @@ __all__ = [
     "build_model",
     "check_model_name",
     "describe_card_error",
+    "domain_from_pieces",
+    "domain_of",
+    "domain_sample",
     "export_package",
+    "image_features",
     "import_package",
     "inference_copy",
     "is_package",

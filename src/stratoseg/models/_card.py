@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from stratoseg.models._config import UNetConfig
+from stratoseg.models._domain import DomainSpec
 
 __all__ = [
     "ArchitectureSpec",
@@ -172,6 +173,9 @@ class ModelCard(BaseModel):
         ``parent``, ``data``, ``loss``, ``steps``, ``created``, ...
     metrics : dict of str to float
         Validation metrics.
+    domain : DomainSpec, optional
+        The training data's intensity fingerprint (:mod:`stratoseg.models._domain`): inputs
+        far from it get an out-of-domain notice.
 
     Examples
     --------
@@ -202,6 +206,7 @@ class ModelCard(BaseModel):
     unit: str | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
+    domain: DomainSpec | None = None
 
     @field_validator("name")
     @classmethod

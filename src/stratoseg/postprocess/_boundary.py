@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-from stratoseg.postprocess._clean import check_fraction, check_probabilities, remove_small_objects
+from stratoseg.postprocess._agglomerate import checked_boundary, distance_markers
+from stratoseg.postprocess._clean import check_fraction, remove_small_objects
 
 __all__ = ["boundary_watershed"]
 
@@ -56,22 +56,12 @@ def boundary_watershed(
     numpy.ndarray
         int32 instance ids, 0 for membranes (unless ``assign_boundaries``).
     """
-    b = np.asarray(boundary)
-    if b.ndim not in (2, 3):
-        raise ValueError(f"boundary must be 2-D or 3-D, got shape {b.shape}")
-    b = check_probabilities(b[None], min_classes=1, name="boundary")[0]
-    threshold = check_fraction(threshold, "threshold")
+    b, threshold = checked_boundary(boundary, threshold=threshold, h=h, flood=flood)
     segment_threshold = check_fraction(segment_threshold, "segment_threshold")
-    if float(h) <= 0:
-        raise ValueError(f"h must be > 0, got {h!r}")
-    if flood not in ("distance", "boundary"):
-        raise ValueError(f"flood must be 'distance' or 'boundary', got {flood!r}")
-    membrane = b >= float(threshold)
+    membrane = b >= threshold
     interior = ~membrane
     if interior.any() and membrane.any():
-        dist = ndi.distance_transform_edt(interior)
-        peaks = h_maxima(dist, float(h)).astype(bool) & interior
-        markers, _ = ndi.label(peaks, structure=np.ones((3,) * b.ndim, bool))
+        dist, markers = distance_markers(interior, h)
         basins = watershed(-dist if flood == "distance" else b, markers=markers, connectivity=1)
         candidates = ((basins == 0) | _lines(basins, b)) & interior
         segments, n = ndi.label(candidates, structure=np.ones((3,) * b.ndim, bool))

@@ -17,6 +17,7 @@ from stratoseg._progress import ProgressFn, StopFn
 from stratoseg.io._zarr import CheckedArray
 from stratoseg.postprocess._blockwise import postprocess_blockwise
 from stratoseg.postprocess._methods import METHODS
+from stratoseg.postprocess._stack import check_stack, relative_spacing
 from stratoseg.workspace import Workspace, check_name
 
 __all__ = ["DEFAULT_HALO", "postprocess_workspace"]
@@ -62,6 +63,11 @@ def postprocess_workspace(
     client : distributed.Client, optional
         Run the blocks as tasks on this cluster (see :func:`postprocess_blockwise`); the
         workspace must be on storage every worker sees. The labels are the same.
+    params
+        The method's parameters; also ``stack`` (a 2-D model's slices assembled into 3-D
+        objects, see :func:`~stratoseg.postprocess.postprocess`). Distances use the
+        workspace's voxel size relative to its finest in-plane spacing (``sampling``), so
+        an anisotropic stack is measured as it is, unless ``sampling`` is given.
     """
     check_name(labels, what="labels name")
     if method not in METHODS:
@@ -85,9 +91,13 @@ def postprocess_workspace(
     chunks = tuple(min(c, s) for c, s in zip(ws.chunks, shape, strict=True))
     halos = _halo(halo, len(shape))
     instances = METHODS[method].gives_instances(params)
-    if block is None:
-        # float probabilities, distance maps and ids: about 16 bytes per class and voxel
-        block = group_chunks(shape, chunks, halo=halos, bytes_per_voxel=16 * probs.shape[0])
+    if block is None:  # the method's measured peak (the 3-D split of slices: at least its own)
+        split = "stack" in params and check_stack(params["stack"])[0] == "split"
+        per_voxel = max(METHODS[method].memory, METHODS["distance-watershed"].memory * split)
+        block = group_chunks(shape, chunks, halo=halos, bytes_per_voxel=per_voxel,
+                             padded=False)  # fmt: skip
+    if "sampling" not in params and (METHODS[method].sampling or "stack" in params):
+        params["sampling"] = relative_spacing(ws.voxel_size)
     dtype = np.uint32 if instances else np.uint8
     scratch_dir = Path(tempfile.mkdtemp(prefix=".postprocess-", dir=ws.path))
     try:

@@ -20,6 +20,7 @@ from stratoseg.models import (
     ModelCard,
     UNetConfig,
     build_model,
+    domain_of,
     load_package,
     resolve_model,
     save_package,
@@ -261,6 +262,9 @@ def train(
             "voxel_size": list(voxel),
             "provenance": provenance,
             "metrics": {f"val_{key}": value for key, value in metrics.items()},
+            # the data it now knows: the fine-tuning data (inputs far from it get a notice)
+            "domain": domain_of(image, card.input.normalisation,
+                                per_slice=training.slice_wise and len(shape) == 3),
         }
     )  # fmt: skip
     new_card = ModelCard.model_validate(new_card.model_dump())

@@ -12,6 +12,7 @@ import platformdirs
 
 from stratoseg._progress import ProgressFn, StopFn
 from stratoseg.io import Volume
+from stratoseg.jobs import SegmentRecipe
 from stratoseg.napari._layers import LayerData, labels_layer_data
 from stratoseg.widgets._enhance_helpers import layer_meta, level0
 from stratoseg.widgets._workspace_helpers import WorkspaceSession, session_holding
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from napari.layers import Image
 
 __all__ = [
+    "FIELD_NAMES",
+    "RUN_OPTIONS",
     "SegmentJob",
     "model_choices",
     "probability_layer_data",
@@ -67,9 +70,17 @@ def _layer_volume(layer: Image) -> Volume:
     return Volume(lazy, axes, scale, None, Path(layer.name), "napari")
 
 
+#: How the recipe's items are called in the widget (for its error messages).
+FIELD_NAMES = {"tiling": "Tiling", "passes": "Passes", "window": "Window", "halo": "Halo",
+               "block": "Block", "dtype": "Storage", "postprocess": "Post-processing",
+               "stack": "3-D objects"}  # fmt: skip
+#: The options of a run that are not the recipe's.
+RUN_OPTIONS = ("run", "labels", "overwrite", "device", "seed", "batch_size")
+
+
 @dataclass
 class SegmentJob:
-    """One *Segment volume* run: the image layer, the model, the options and the workspace.
+    """One *Segment volume* run: the image layer, the model, its recipe and the workspace.
 
     Attributes
     ----------
@@ -77,44 +88,64 @@ class SegmentJob:
     model : Path
         The model package.
     options : dict
-        Keyword arguments of :func:`~stratoseg.inference.segment_workspace` (tiling, passes,
-        seed, device, window, halo, block, batch_size, run, labels, overwrite).
+        The run's own options (:data:`RUN_OPTIONS`: run, labels, overwrite, device, seed,
+        batch_size).
+    recipe : SegmentRecipe
+        What the run applies: the card's recommendation unless a field overrides an item.
     target : Path
         The workspace written to: the layer's own, or a new one made from the layer.
     session : WorkspaceSession or None
         The Load / Workspace widget's session when it holds ``target``; the run writes through
         it instead of opening the workspace a second time.
+    notices : list of str
+        The recipe's notices, then the out-of-domain notice found when the run starts.
     """
 
     layer: Image
     model: Path
     options: dict[str, Any]
+    recipe: SegmentRecipe
     target: Path
     session: WorkspaceSession | None = None
     created: bool = field(default=False, init=False)
     resumed: bool = field(default=False, init=False)
     started: bool = field(default=False, init=False)
+    notices: list[str] = field(default_factory=list, init=False)
 
     @classmethod
     def plan(
-        cls, layer: Image, model: Path, options: dict[str, Any], scratch: Path | None
+        cls,
+        layer: Image,
+        model: Path,
+        options: dict[str, Any],
+        scratch: Path | None,
+        choices: dict[str, Any] | None = None,
     ) -> SegmentJob:
-        """The job for ``layer``; ``scratch``: the workspace to create for a plain layer."""
+        """The job for ``layer``; ``scratch``: the workspace to create for a plain layer;
+        ``choices``: the fields' overrides of the card (keyword arguments of
+        :func:`~stratoseg.jobs.segment_recipe`; None or absent: the card's)."""
+        from stratoseg.jobs import segment_recipe
+        from stratoseg.models import read_card
+
         own = workspace_of(layer)
         target = own if own is not None else scratch
         if target is None:
             raise ValueError(
                 f"layer {layer.name!r} is not from a workspace: choose where to save one"
             )
+        shape = tuple(int(n) for n in level0(layer).shape)
         if own is None and is_workspace(target):
             with Workspace.open(target) as ws:
-                shape = tuple(int(n) for n in level0(layer).shape)
                 if ws.spatial_shape != shape:
                     raise ValueError(
                         f"{target} holds an image of shape {ws.spatial_shape}, not the "
                         f"{shape} of layer {layer.name!r}: choose another workspace path"
                     )
-        return cls(layer, model, options, target, session_holding(target))
+        recipe = segment_recipe(read_card(model), shape=shape, names=FIELD_NAMES,
+                                **(choices or {}))  # fmt: skip
+        job = cls(layer, model, dict(options), recipe, target, session_holding(target))
+        job.notices = list(recipe.notices)
+        return job
 
     def _open(self, progress: ProgressFn, should_stop: StopFn) -> Workspace:
         if self.session is not None:
@@ -131,15 +162,20 @@ class SegmentJob:
         return ws
 
     def compute(self, progress: ProgressFn, should_stop: StopFn) -> Path:
-        """Segment into the workspace (resuming an unfinished run of the same name); return
-        the workspace path. A workspace opened here is closed again."""
-        from stratoseg.inference import segment_workspace
+        """Segment into the workspace as the recipe says (resuming an unfinished run of the
+        same name); return the workspace path. A workspace opened here is closed again."""
+        from stratoseg.jobs import domain_notice, run_segment
         from stratoseg.models import read_card
 
         ws = self._open(progress, should_stop)
         try:
-            options = dict(self.options)
-            options["run"] = options.get("run") or read_card(self.model).name
+            card = read_card(self.model)
+            notice = domain_notice(ws.image().data, card, voxel_size=ws.voxel_size,
+                                   unit=ws.unit)  # fmt: skip
+            if notice:
+                self.notices.append(notice)
+            options = {k: v for k, v in self.options.items() if k in RUN_OPTIONS}
+            options["run"] = options.get("run") or card.name
             run = options["run"]
             if run in ws.predictions() and not options.get("overwrite"):
                 self.resumed = not bool(ws.array(f"predictions/{run}").attrs.get("complete"))
@@ -149,11 +185,9 @@ class SegmentJob:
                         "'Overwrite' or choose another run name"
                     )
             self.started = True
-            segment_workspace(
-                ws, self.model, resume=self.resumed, progress=progress,
-                should_stop=should_stop, **options,
-            )  # fmt: skip
-            self.options = options
+            run_segment(ws, self.model, self.recipe, resume=self.resumed, progress=progress,
+                        should_stop=should_stop, **options)  # fmt: skip
+            self.options = {**self.options, **options}
         finally:
             if self.session is None:
                 ws.close()

@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from magicgui.types import FileDialogMode
 from magicgui.widgets import (
     CheckBox,
@@ -31,46 +30,62 @@ from stratoseg.widgets._common import (
     advance,
     watch_lifetime,
 )
-from stratoseg.widgets._enhance_helpers import layer_meta, level0, plane_at
+from stratoseg.widgets._enhance_helpers import layer_meta, level0
 from stratoseg.widgets._segment_helpers import (
+    FIELD_NAMES,
     SegmentJob,
     model_choices,
     result_layer_data,
     scratch_workspace_path,
     workspace_of,
 )
-from stratoseg.workspace import Workspace, WorkspaceLockedError, default_chunks
+from stratoseg.widgets._segment_preview import SegmentPreview
+from stratoseg.workspace import Workspace, WorkspaceLockedError
 
 if TYPE_CHECKING:
     import napari.viewer
 
 __all__ = ["SegmentWidget"]
 
-#: ``metadata["stratoseg"]["role"]`` of the slice preview layer.
-PREVIEW_ROLE = "segment-preview"
 #: Errors that mean "the input cannot be used" rather than a bug: shown, not raised.
 _USER_ERRORS = (ValueError, TypeError, OSError, WorkspaceLockedError)
 
 
+#: The choice that leaves an item to the model's card.
+CARD = "recommended"
+
+
 def _ints(text: str, what: str) -> int | list[int] | None:
-    """``""``/``auto`` -> None, ``"64"`` -> 64, ``"16,64,64"`` -> a list; else a ValueError."""
+    """``""``/``auto``/``recommended`` -> None (the card's, else fitted), ``"64"`` -> 64,
+    ``"16,64,64"`` -> a list; else a ValueError."""
     text = text.strip().lower()
-    if text in ("", "auto"):
+    if text in ("", "auto", CARD):
         return None
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
         raise ValueError(
-            f"{what} must be 'auto', an integer or a list like 16,64,64; got {text!r}"
+            f"{what} must be '{CARD}', an integer or a list like 16,64,64; got {text!r}"
         ) from None
     return values[0] if len(values) == 1 else values
 
 
-class SegmentWidget(JobBookkeeping, Container):
+def _methods() -> list[str]:
+    from stratoseg.postprocess import METHODS
+
+    return [CARD, *METHODS]
+
+
+class SegmentWidget(SegmentPreview, JobBookkeeping, Container):
     """Segment an image with a U-Net package: *Segment volume*, or *Preview slice* first.
 
-    *Segment volume* runs :func:`~stratoseg.inference.segment_workspace` in a background thread
-    with a progress bar and *Cancel*. A layer from a workspace (``metadata["stratoseg"]``) is
+    *Segment volume* applies everything the model's card recommends (tiling, passes, window,
+    halo, post-processing and its parameters, storage precision), each item unless a field of
+    *Advanced settings* overrides it, as ``stratoseg segment`` does; the line under the model
+    says what will be applied, and the notices (a 2-D model on a stack, an image unlike the
+    training data) appear in the status and as notifications. It runs
+    :func:`~stratoseg.jobs.run_segment` in a background thread with a progress bar and
+    *Cancel*. A layer from a workspace (``metadata["stratoseg"]``) is
     segmented into that workspace, through the Load / Workspace widget's session when it holds
     it; any other layer first gets a workspace at *Workspace* (default: the user data folder).
     Probabilities go to ``predictions/<run>`` and MAP labels to ``labels/<labels>``; both are
@@ -83,11 +98,15 @@ class SegmentWidget(JobBookkeeping, Container):
 
     Attributes
     ----------
-    image, model, tiling, device : ComboBox
+    image, model, tiling, device, dtype, postprocess, stack : ComboBox
+        ``"recommended"`` leaves the item to the card.
+    applied : Label
+        What *Segment volume* will apply, and where each item comes from.
     model_file, workspace_path : FileEdit
         A package file (used when set, instead of :attr:`model`); the workspace for layers
         that are not from one.
     passes, seed, batch_size : SpinBox
+        ``passes`` 0 (shown as "recommended") leaves it to the card.
     window, halo, block, run_name, labels_name : LineEdit
         ``window``/``halo``/``block``: "auto" or integers (``16,64,64``).
     advanced, overwrite : CheckBox
@@ -109,13 +128,19 @@ class SegmentWidget(JobBookkeeping, Container):
         self.run_button = PushButton(text="Segment volume")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.advanced = CheckBox(text="Advanced settings", value=False)
-        self.tiling = ComboBox(label="Tiling", choices=["crop", "gaussian", "stratified"])
-        self.passes = SpinBox(label="Passes", min=1, max=64, value=4)
+        self.applied = Label(value="")
+        self.applied.native.setWordWrap(True)
+        self.tiling = ComboBox(label="Tiling", choices=[CARD, "crop", "gaussian", "stratified"])
+        self.passes = SpinBox(label="Passes", min=0, max=64, value=0)
+        self.passes.native.setSpecialValueText(CARD)  # 0: the card's
         self.seed = SpinBox(label="Seed", min=0, max=2**31 - 1, value=0)
         self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda", "mps"])
-        self.window = LineEdit(label="Window", value="auto")
-        self.halo = LineEdit(label="Halo", value="auto")
+        self.window = LineEdit(label="Window", value=CARD)
+        self.halo = LineEdit(label="Halo", value=CARD)
         self.block = LineEdit(label="Block", value="auto")
+        self.postprocess = ComboBox(label="Post-processing", choices=_methods())
+        self.stack = ComboBox(label="3-D objects", choices=[CARD, "link", "split", "volume"])
+        self.dtype = ComboBox(label="Storage", choices=[CARD, "uint8", "float16"])
         self.batch_size = SpinBox(label="Batch size", min=1, max=1024, value=4)
         self.run_name = LineEdit(label="Run name", value="")
         self.run_name.native.setPlaceholderText("(the model's name)")
@@ -124,7 +149,8 @@ class SegmentWidget(JobBookkeeping, Container):
         self._settings = Container(
             widgets=[
                 self.tiling, self.passes, self.seed, self.device, self.window, self.halo,
-                self.block, self.batch_size, self.run_name, self.labels_name, self.overwrite,
+                self.block, self.postprocess, self.stack, self.dtype, self.batch_size,
+                self.run_name, self.labels_name, self.overwrite,
             ],
             visible=False,
         )  # fmt: skip
@@ -132,7 +158,7 @@ class SegmentWidget(JobBookkeeping, Container):
         self.status.native.setWordWrap(True)
         super().__init__(
             widgets=[
-                self.image, self.model, self.model_file, self.workspace_path,
+                self.image, self.model, self.model_file, self.applied, self.workspace_path,
                 self.preview_button, self.run_button, self.cancel_button, self.advanced,
                 self._settings, self.status,
             ]
@@ -141,12 +167,16 @@ class SegmentWidget(JobBookkeeping, Container):
         self._closed = threading.Event()
         self._pbar: progress | None = None
         self._busy = False
+        self._told = 0  # notices of the running job already shown
         self._lazy: tuple[tuple[Any, ...], Any] | None = None  # (key, dask probabilities)
         self._relay = ProgressRelay()  # no Qt parent: see the Enhance widget
         self._relay.progressed.connect(self._on_progress)
         self.advanced.changed.connect(lambda v: setattr(self._settings, "visible", bool(v)))
         self.image.changed.connect(self._on_image)
         self.tiling.changed.connect(self._update_fields)
+        for choice in (self.model, self.model_file, self.tiling, self.passes, self.window,
+                       self.halo, self.postprocess, self.stack, self.dtype):  # fmt: skip
+            choice.changed.connect(self._show_applied)
         self.preview_button.changed.connect(self.preview_slice)
         self.run_button.changed.connect(self.segment_volume)
         self.cancel_button.changed.connect(self.cancel)
@@ -189,31 +219,63 @@ class SegmentWidget(JobBookkeeping, Container):
         self.workspace_path.visible = layer is not None and own is None
         if layer is not None and own is None:
             self.workspace_path.value = scratch_workspace_path(layer.name)
+        self._show_applied()
 
     def _update_fields(self, value: Any = None) -> None:
-        self.passes.enabled = self.tiling.value == "stratified"
+        self.passes.enabled = self.tiling.value in ("stratified", CARD)
+
+    def _show_applied(self, value: Any = None) -> None:
+        """The line under the model: what *Segment volume* will apply (or why it cannot)."""
+        from stratoseg.jobs import segment_recipe
+        from stratoseg.models import read_card
+
+        model, layer = self.model_path(), self.image.value
+        if model is None:
+            self.applied.value = ""
+            return
+        try:
+            shape = None if layer is None else tuple(int(n) for n in level0(layer).shape)
+            recipe = segment_recipe(read_card(model), shape=shape, names=FIELD_NAMES,
+                                    **self.choices())  # fmt: skip
+        except (ValueError, TypeError, OSError) as exc:
+            self.applied.value = f"Will not run: {exc}"
+            return
+        self.applied.value = "Will apply " + "\n".join([recipe.describe(), *recipe.notices])
 
     def model_path(self) -> Path | None:
         """The chosen package: the file when one is given, else the registry entry."""
         text = str(self.model_file.line_edit.value).strip()
         return Path(text).expanduser() if text else self.model.value
 
-    def settings(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~stratoseg.inference.segment_workspace` from the fields.
+    def choices(self) -> dict[str, Any]:
+        """The fields' overrides of the card: keyword arguments of
+        :func:`~stratoseg.jobs.segment_recipe` (None leaves an item to the card).
 
         Raises
         ------
         ValueError
-            For a window, halo or block that is not 'auto' or integers.
+            For a window, halo or block that is not 'recommended'/'auto' or integers.
         """
+
+        def pick(value: Any) -> Any:
+            return None if value == CARD else value
+
         return {
-            "tiling": self.tiling.value,
-            "passes": int(self.passes.value),
+            "tiling": pick(self.tiling.value),
+            "passes": int(self.passes.value) or None,
+            "window": _ints(self.window.value, "Window"),
+            "halo": _ints(self.halo.value, "Halo"),
+            "block": _ints(self.block.value, "Block"),
+            "dtype": pick(self.dtype.value),
+            "postprocess": self.postprocess.value,
+            "stack": pick(self.stack.value),
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """The run's own options (run name, labels, overwrite, device, seed, batch size)."""
+        return {
             "seed": int(self.seed.value),
             "device": self.device.value,
-            "window": _ints(self.window.value, "window"),
-            "halo": _ints(self.halo.value, "halo"),
-            "block": _ints(self.block.value, "block"),
             "batch_size": int(self.batch_size.value),
             "run": str(self.run_name.value).strip() or None,
             "labels": str(self.labels_name.value).strip() or None,
@@ -236,108 +298,20 @@ class SegmentWidget(JobBookkeeping, Container):
         try:
             text = str(self.workspace_path.line_edit.value).strip()
             scratch = Path(text).expanduser() if text else None
-            return SegmentJob.plan(layer, model, self.settings(), scratch)
+            return SegmentJob.plan(layer, model, self.settings(), scratch, self.choices())
         except _USER_ERRORS as exc:
             self._report(str(exc), error=True)
             return None
 
-    # -- preview ---------------------------------------------------------------------------
-    def _lazy_probs(self, job: SegmentJob) -> Any:
-        """The lazy probabilities for the job's layer and settings (kept while they stay)."""
-        from stratoseg.inference import predict_lazy
-
-        opts = {k: v for k, v in job.options.items() if k not in ("run", "labels", "overwrite")}
-        key = (id(job.layer), str(job.model), str(job.target), repr(sorted(opts.items())))
-        if self._lazy is not None and self._lazy[0] == key:
-            return self._lazy[1]
-        if workspace_of(job.layer) is not None:
-            with Workspace.open(job.target) as ws:  # read-only: no lock
-                probs = predict_lazy(ws, job.model, **opts)
-        else:
-            data = level0(job.layer)
-            shape = tuple(int(n) for n in data.shape)
-            scale = tuple(float(s) for s in job.layer.scale[-len(shape) :])
-            probs = predict_lazy(
-                data, job.model, chunks=default_chunks(shape), voxel_size=scale, **opts
-            )
-        self._lazy = (key, probs)
-        return probs
-
-    def _preview_inputs(self) -> tuple[SegmentJob, Any, tuple[int, ...]] | None:
-        job = self._job()
-        if job is None:
-            return None
-        try:
-            probs = self._lazy_probs(job)
-            _, lead = plane_at(job.layer, self._viewer.dims.point)
-        except _USER_ERRORS as exc:
-            self._report(f"Preview failed: {exc}", error=True)
-            return None
-        return job, probs, lead
-
-    @staticmethod
-    def _preview_compute(probs: Any, lead: tuple[int, ...]) -> np.ndarray:
-        index = (slice(None), *lead)
-        return np.asarray(probs[index].argmax(axis=0).compute())
-
-    def _show_preview(self, job: SegmentJob, lead: tuple[int, ...], labels: Any) -> Labels | None:
-        self.preview_button.enabled = not self._busy
-        if self._closed.is_set():
-            return None
-        name = f"{job.layer.name} preview"
-        for old in [lay for lay in self._viewer.layers if lay.name == name]:
-            self._viewer.layers.remove(old)
-        layer = self._viewer.add_labels(
-            labels, name=name, scale=tuple(job.layer.scale[-2:]),
-            translate=tuple(job.layer.translate[-2:]), opacity=0.5,
-            metadata={"stratoseg": {"role": PREVIEW_ROLE}},
-        )  # fmt: skip
-        where = f" at index {', '.join(map(str, lead))}" if lead else ""
-        self.status.value = f"Preview of {job.layer.name!r}{where} ({job.model.name})."
-        return layer
-
-    def _preview_failed(self, exc: BaseException) -> None:
-        self.preview_button.enabled = not self._busy
-        if not self._closed.is_set():
-            self._report(f"Preview failed: {exc}", error=True)
-
-    def preview_slice(self) -> Any:
-        """Labels of the current slice, computed in a ``thread_worker`` from the blocks under
-        it only (the *Preview slice* button); shown in ``"<layer> preview"``.
-
-        Returns
-        -------
-        napari.qt.threading.FunctionWorker or None
-        """
-        inputs = self._preview_inputs()
-        if inputs is None:
-            return None
-        job, probs, lead = inputs
-        self.preview_button.enabled = False
-        self.status.value = "Computing the blocks under this slice..."
-        worker = thread_worker(self._preview_compute, start_thread=False, ignore_errors=True)(
-            probs, lead
-        )
-        worker.returned.connect(lambda labels: self._show_preview(job, lead, labels))
-        worker.errored.connect(self._preview_failed)
-        worker.start()
-        return worker
-
-    def preview_slice_blocking(self) -> Labels | None:
-        """The same in the calling thread (tests and scripts); returns the preview layer."""
-        inputs = self._preview_inputs()
-        if inputs is None:
-            return None
-        job, probs, lead = inputs
-        try:
-            labels = self._preview_compute(probs, lead)
-        except _USER_ERRORS as exc:
-            self._preview_failed(exc)
-            return None
-        return self._show_preview(job, lead, labels)
-
     # -- the volume ------------------------------------------------------------------------
-    def _begin(self) -> None:
+    def _tell(self, notices: list[str]) -> None:
+        """Notices as napari notifications (the status line keeps them too)."""
+        for notice in notices:
+            show_info(notice)
+
+    def _begin(self, job: SegmentJob) -> None:
+        self._tell(job.notices)
+        self._told = len(job.notices)
         self._stop.clear()
         self._busy = True
         self._pbar = progress(total=0, desc="Segmenting")
@@ -403,7 +377,9 @@ class SegmentWidget(JobBookkeeping, Container):
         names = [layer.name for layer in added if isinstance(layer, Labels)]
         done = "Resumed and finished" if job.resumed else "Finished"
         shown = f"; labels in layer {names[0]!r}" if names else ""
-        self.status.value = f"{done} predictions/{run} in {job.target}{shown}."
+        self._tell(job.notices[self._told :])  # found while running: out of domain
+        notes = "".join(f" Note: {n}" for n in job.notices)
+        self.status.value = f"{done} predictions/{run} in {job.target}{shown}.{notes}"
         return added
 
     def _replace(self, layer_data: list[Any]) -> list[Any]:
@@ -442,7 +418,7 @@ class SegmentWidget(JobBookkeeping, Container):
         job = self._job()
         if job is None:
             return None
-        self._begin()
+        self._begin(job)
         worker = thread_worker(self._compute, start_thread=False, ignore_errors=True)(job)
         worker.returned.connect(lambda _: self._on_done(job))
         worker.errored.connect(lambda exc: self._on_failed(job, exc))
@@ -455,7 +431,7 @@ class SegmentWidget(JobBookkeeping, Container):
         job = self._job()
         if job is None:
             return []
-        self._begin()
+        self._begin(job)
         try:
             self._compute(job)
         except Exception as exc:
