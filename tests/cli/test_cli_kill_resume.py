@@ -112,3 +112,63 @@ def test_segment_killed_at_random_moments_resumes_bitwise_identical(
     assert got["labels"].tobytes() == ref["labels"].tobytes()
     leftovers = [p for p in ws.rglob("*") if p.name.endswith((".tmp", ".tmp.npz"))]
     assert leftovers == []
+
+
+@pytest.fixture(scope="module")
+def advised(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    """The tiny model with a card that recommends objects (a distance watershed of the fibre
+    class): ``segment`` then writes in two steps, the prediction and the labels."""
+    from stratoseg.models import load_package, save_package
+
+    net, card = load_package(tiny_model)
+    advice = {"postprocess": {"kind": "distance-watershed", "h": 1.0}, "stack": "volume"}
+    return save_package(net, card.updated(name=RUN, recommended=advice),
+                        tmp_path_factory.mktemp("advised") / "advised.zip")  # fmt: skip
+
+
+def _appears(path: Path, text: str | None = None) -> Any:
+    """A condition: ``path`` exists (and holds ``text``)."""
+    return lambda: path.exists() and (text is None or text in path.read_text())
+
+
+def _kill_when(args: list[str], ready: Any) -> bool:
+    proc = subprocess.Popen(cli(args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not ready() and proc.poll() is None:
+        time.sleep(0.002)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        return True
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    return False
+
+
+def test_segment_killed_between_its_two_steps_resumes_to_the_same_labels(
+    setting: dict[str, Any], advised: Path
+) -> None:
+    """Killed right after the prediction is complete, and again while the labels are being
+    post-processed: each ``--resume`` leaves no labels that look finished before it ends, and
+    ends with the labels of an uninterrupted run."""
+    d = setting["dir"]
+    shutil.copytree(d / "base.zarr", d / "ref2.zarr")
+    assert main(command(d / "ref2.zarr", advised)) == 0
+    ref = outputs(d / "ref2.zarr")["labels"]
+    assert ref.max() > 1  # objects, not classes
+    ws = d / "two-steps.zarr"
+    shutil.copytree(d / "base.zarr", ws)
+    run_attrs = ws / "predictions" / RUN / "zarr.json"
+    killed = _kill_when(command(ws, advised), _appears(run_attrs, '"complete": true'))
+    assert killed, "the run ended before the kill"
+    with Workspace.open(ws, mode="r") as w:
+        assert "segmentation" not in w.label_names()  # nothing that looks finished
+    scratch = lambda: any(p.name.startswith(".postprocess-") for p in ws.iterdir())  # noqa: E731
+    assert _kill_when([*command(ws, advised), "--resume"], scratch)  # while post-processing
+    with Workspace.open(ws, mode="r") as w:
+        assert "segmentation" not in w.label_names()
+    assert scratch()  # the killed run's scratch labels, hidden ...
+    assert main([*command(ws, advised), "--resume"]) == 0
+    assert not scratch()  # ... and removed by the next post-processing
+    got = outputs(ws)
+    assert got["complete"] is True
+    assert got["labels"].tobytes() == ref.tobytes()

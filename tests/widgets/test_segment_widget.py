@@ -175,6 +175,10 @@ def test_bad_settings_are_reported(sample: Any, errors: list[str]) -> None:
     assert "Window must be 'recommended', an integer" in errors[-1]
     assert widget.applied.value.startswith("Will not run: Window must be")
     widget.window.value = "recommended"
+    widget.passes.value = "two"
+    assert widget.segment_volume() is None
+    assert "Passes must be 'recommended' or a whole number; got 'two'" in errors[-1]
+    widget.passes.value = "recommended"
     widget.halo.value = "3"
     assert widget.segment_volume_blocking() == []
     assert "Halo 3: must be a multiple of 4" in errors[-1]

@@ -315,7 +315,12 @@ def tiling_axes(
     if volume_ndim not in (2, 3):
         raise ValueError(f"the image must be 2-D or 3-D, got {volume_ndim} axes")
     if net == 3 and volume_ndim == 2:
-        raise ValueError("a 3-D model cannot segment a 2-D image; use a 2-D or 2.5D model")
+        raise ValueError("a 3-D model cannot segment a 2-D image; use a 2-D model")
+    if int(config.context) > 1 and volume_ndim == 2:
+        raise ValueError(
+            f"a 2.5D model ({config.context} slices in) cannot segment a 2-D image; use a 2-D "
+            "model, or give it a stack of slices"
+        )
     if len(window) != net or len(halo) != net:
         raise ValueError(
             f"window {tuple(window)} and halo {tuple(halo)} must have {net} values (the "

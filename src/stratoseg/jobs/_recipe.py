@@ -213,6 +213,11 @@ def segment_recipe(
     options["window"] = _spatial(options["window"], "window", names, dims=dims, unit=unit,
                                  least=unit)  # fmt: skip
     options["halo"] = _spatial(options["halo"], "halo", names, dims=dims, unit=unit, least=0)
+    if shape is not None:  # the network fits the image (a 2.5D model on a 2-D image does not)
+        from stratoseg.inference import plan_segment
+
+        plan_segment(cfg, shape, shape, window=options["window"], halo=options["halo"],
+                     classes=len(card.classes), tiling=options["tiling"])  # fmt: skip
     method, pp, sources["postprocess"] = _method(card, postprocess, params or {}, names)
     notices: list[str] = []
     slices = int(shape[0]) if shape is not None and len(shape) == 3 else 1

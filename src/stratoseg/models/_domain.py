@@ -8,10 +8,11 @@ noise, texture and the size of its structures). The card stores their mean and s
 pieces of the training data (slices or slabs); an input whose numbers lie more than
 :data:`OUT_OF_DOMAIN` spreads away on any of them is out of the model's domain.
 
-Calibration (``docs/models.md``): the held-out parts of each shipped model's data lie within
-2.7 spreads (DSB2018's test images; ISBI, FIB-SEM and the synthetic composite within 1.0),
-while the other data sets of ``../shared/data`` lie 3.9 to 25 spreads from the models they
-were not made for, with one miss (the sand CT is 2.6 from ``em-membranes-2d``).
+Calibration (``benchmarks/bench_domain.py``, ``docs/models.md``): the held-out parts of each
+shipped model's data lie within 2.7 spreads (DSB2018's test images; ISBI, FIB-SEM and the
+synthetic composite within 1.3), while the other data sets of ``../shared/data`` lie 3.5 to 24
+spreads from the models they were not made for, with one miss (the sand CT is 2.6 from
+``em-membranes-2d``).
 """
 
 from __future__ import annotations

@@ -99,6 +99,9 @@ def postprocess_workspace(
     if "sampling" not in params and (METHODS[method].sampling or "stack" in params):
         params["sampling"] = relative_spacing(ws.voxel_size)
     dtype = np.uint32 if instances else np.uint8
+    # a scratch folder still here is a killed run's: this process holds the writer lock
+    for stale in ws.path.glob(".postprocess-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     scratch_dir = Path(tempfile.mkdtemp(prefix=".postprocess-", dir=ws.path))
     try:
         scratch = zarr.create_array(

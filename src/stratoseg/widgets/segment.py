@@ -76,6 +76,17 @@ def _methods() -> list[str]:
     return [CARD, *METHODS]
 
 
+def _count(text: str, what: str) -> int | None:
+    """``""``/``recommended`` -> None (the card's), ``"4"`` -> 4; else a ValueError."""
+    text = text.strip().lower()
+    if text in ("", CARD):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{what} must be '{CARD}' or a whole number; got {text!r}") from None
+
+
 class SegmentWidget(SegmentPreview, JobBookkeeping, Container):
     """Segment an image with a U-Net package: *Segment volume*, or *Preview slice* first.
 
@@ -105,10 +116,10 @@ class SegmentWidget(SegmentPreview, JobBookkeeping, Container):
     model_file, workspace_path : FileEdit
         A package file (used when set, instead of :attr:`model`); the workspace for layers
         that are not from one.
-    passes, seed, batch_size : SpinBox
-        ``passes`` 0 (shown as "recommended") leaves it to the card.
-    window, halo, block, run_name, labels_name : LineEdit
-        ``window``/``halo``/``block``: "auto" or integers (``16,64,64``).
+    seed, batch_size : SpinBox
+    passes, window, halo, block, run_name, labels_name : LineEdit
+        ``passes``: "recommended" or a whole number; ``window``/``halo``/``block``:
+        "recommended" (the card's, else fitted) or integers (``16,64,64``).
     advanced, overwrite : CheckBox
     preview_button, run_button, cancel_button : PushButton
     status : Label
@@ -131,8 +142,7 @@ class SegmentWidget(SegmentPreview, JobBookkeeping, Container):
         self.applied = Label(value="")
         self.applied.native.setWordWrap(True)
         self.tiling = ComboBox(label="Tiling", choices=[CARD, "crop", "gaussian", "stratified"])
-        self.passes = SpinBox(label="Passes", min=0, max=64, value=0)
-        self.passes.native.setSpecialValueText(CARD)  # 0: the card's
+        self.passes = LineEdit(label="Passes", value=CARD)
         self.seed = SpinBox(label="Seed", min=0, max=2**31 - 1, value=0)
         self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda", "mps"])
         self.window = LineEdit(label="Window", value=CARD)
@@ -262,7 +272,7 @@ class SegmentWidget(SegmentPreview, JobBookkeeping, Container):
 
         return {
             "tiling": pick(self.tiling.value),
-            "passes": int(self.passes.value) or None,
+            "passes": _count(self.passes.value, "Passes"),
             "window": _ints(self.window.value, "Window"),
             "halo": _ints(self.halo.value, "Halo"),
             "block": _ints(self.block.value, "Block"),
