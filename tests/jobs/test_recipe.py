@@ -39,9 +39,7 @@ def test_every_item_of_the_card_is_applied() -> None:
                          "block": None, "dtype": "float16"}  # fmt: skip
     assert r.method == "watershed"
     assert r.params == {"tau0": 0.6, "tau1": 0.9, "stack": {"kind": "split", "h": 0.5}}
-    assert {r.sources[k] for k in ("tiling", "passes", "window", "halo", "postprocess")} == {
-        "card"
-    }
+    assert {r.sources[k] for k in ("tiling", "passes", "window", "halo", "postprocess")} == {"card"}
     assert r.sources["stack"] == "card"
     assert r.sources["dtype"].startswith("float16 because watershed")
 
@@ -96,9 +94,10 @@ def test_uint8_under_a_flooding_method_gets_a_notice() -> None:
     r = segment_recipe(card(RECOMMENDED), shape=(64, 64), dtype="uint8")
     assert r.options["dtype"] == "uint8"
     assert any("rounding to 1/255" in n for n in r.notices)
-    assert segment_recipe(card({**RECOMMENDED, "dtype": "uint8"}), shape=(64, 64)).sources[
-        "dtype"
-    ] == "card"
+    assert (
+        segment_recipe(card({**RECOMMENDED, "dtype": "uint8"}), shape=(64, 64)).sources["dtype"]
+        == "card"
+    )
 
 
 @pytest.mark.parametrize(
