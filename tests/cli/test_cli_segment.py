@@ -193,3 +193,49 @@ def test_segment_with_postprocessing(
     assert main([*again, "--postprocess", "nope"]) == 2
     assert "--postprocess 'nope': must be" in capsys.readouterr().err
     assert main([*again, "--postprocess", "map", "--no-labels"]) == 2
+
+
+def test_the_card_s_recommendation_reaches_the_run(
+    tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every item a card recommends is what the run does, and what the command says it does;
+    an option changes its item only."""
+    from stratoseg.models import load_package, save_package
+    from stratoseg.synthetic import make_composite
+
+    net, card = load_package(tiny_model)
+    advice = {"tiling": "stratified", "passes": 2, "window": 32, "halo": 8,
+              "postprocess": {"kind": "watershed", "tau0": 0.6, "tau1": 0.7},
+              "stack": {"kind": "split", "h": 1.0}}  # fmt: skip
+    package = save_package(net, card.updated(name="advised", recommended=advice),
+                           tmp_path / "advised.zip")  # fmt: skip
+    image = _image(tmp_path, "c.tif", np.asarray(make_composite((4, 64, 64), seed=7).image))
+    ws = tmp_path / "ws.zarr"
+    assert main(["segment", image, "-o", str(ws), "--model", str(package), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "advised: tiling stratified; 2 passes; window 32; halo 8 (the card's)" in out
+    assert "post-processing watershed (tau0=0.6, tau1=0.7) (the card's)" in out
+    assert "slices assembled by split (h=1.0) (the card's)" in out
+    assert "float16 because watershed needs" in out
+    assert "note: advised is a 2-D model: each of the 4 z slices" in out
+    with Workspace.open(ws) as w:
+        run = w.array("predictions/advised")
+        params, dtype = run.attrs["params"], run.dtype
+        entry = w.journal.entries("labels-written")[-1]
+    assert (params["tiling"], params["passes"]) == ("stratified", 2)
+    assert (params["window"][-1], params["halo"][-1]) == (32, 8)
+    assert dtype == np.float16
+    assert entry["method"] == "watershed"
+    assert (entry["params"]["tau0"], entry["params"]["tau1"]) == (0.6, 0.7)
+    assert entry["params"]["stack"] == {"kind": "split", "h": 1.0}
+    # one option: its item changes, the rest stays the card's
+    again = ["segment", str(ws), "--model", str(package), "--device", "cpu", "--overwrite"]
+    assert main([*again, "--tau1", "0.9", "--dtype", "uint8"]) == 0
+    out = capsys.readouterr().out
+    assert "(tau0=0.6, tau1=0.9) (the card's, with your changes)" in out
+    assert "note: probabilities stored as uint8: watershed works on" in out
+    with Workspace.open(ws) as w:
+        entry = w.journal.entries("labels-written")[-1]
+        assert w.array("predictions/advised").dtype == np.uint8
+        assert w.array("predictions/advised").attrs["params"]["passes"] == 2
+    assert (entry["params"]["tau0"], entry["params"]["tau1"]) == (0.6, 0.9)
