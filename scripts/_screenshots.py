@@ -68,3 +68,13 @@ def save_panels(panels: list[tuple[str, Any]], out: Path, *, width: int = 520) -
     sheet.save(out, optimize=True)
     print(f"saved {out}")
     return out
+
+
+def segment_volume(widget: Any, viewer: Any) -> Any:
+    """Click *Segment volume* of a Segment widget (in this thread), say how it ended, and
+    return the ``segmentation`` labels layer; exit when it failed."""
+    if not widget.segment_volume_blocking():
+        raise SystemExit(f"segmenting failed: {widget.status.value}")
+    process_events()
+    print(f"status: {widget.status.value}")
+    return viewer.layers["segmentation"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from _screenshots import process_events, save_window
+from _screenshots import process_events, save_window, segment_volume
 
 from stratoseg.widgets.segment import SegmentWidget
 
@@ -54,11 +54,7 @@ def main(out: Path = OUT) -> Path:
             raise SystemExit(f"the preview failed: {widget.status.value}")
         process_events()
         print(f"preview: {widget.status.value}")
-        if not widget.segment_volume_blocking():
-            raise SystemExit(f"segmenting failed: {widget.status.value}")
-        process_events()
-        print(f"status: {widget.status.value}")
-        segmentation = viewer.layers["segmentation"]
+        segmentation = segment_volume(widget, viewer)
         truth = viewer.layers["composite ground truth"]
         image = viewer.layers["composite"]
         labels = np.asarray(segmentation.data[0] if segmentation.multiscale else segmentation.data)

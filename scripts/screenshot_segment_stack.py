@@ -21,7 +21,7 @@ from pathlib import Path
 import napari
 import numpy as np
 import tifffile
-from _screenshots import process_events, save_window
+from _screenshots import save_window, segment_volume
 from _train_common import SHARED_DATA, absent
 from scipy import ndimage as ndi
 
@@ -50,11 +50,7 @@ def main(out: Path = OUT) -> int:
         widget.model.value = next(p for p in widget.model.choices if p.name == MODEL)
         widget.workspace_path.value = Path(tmp) / "isbi.zarr"
         print(f"applied: {widget.applied.value}")
-        if not widget.segment_volume_blocking():
-            raise SystemExit(f"segmenting failed: {widget.status.value}")
-        process_events()
-        print(f"status: {widget.status.value}")
-        cells = viewer.layers["segmentation"]
+        cells = segment_volume(widget, viewer)
         labels = np.asarray(cells.data[0] if cells.multiscale else cells.data)
         four = ndi.generate_binary_structure(2, 1)
         scores = [v_rand(labels[k], ndi.label(truth[k] > 0, structure=four)[0]).score

@@ -66,19 +66,15 @@ def cli(args: list[str]) -> list[str]:
 def kill_at(args: list[str], delay: float, after: Path | None = None) -> bool:
     """Run the CLI and SIGKILL it ``delay`` s after it starts (or after ``after`` appears);
     False when it finished first."""
-    proc = subprocess.Popen(cli(args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while after is not None and not after.exists() and proc.poll() is None:
-        time.sleep(0.005)
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < delay and proc.poll() is None:
-        time.sleep(0.005)
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)
-        return True
-    _, err = proc.communicate()
-    assert proc.returncode == 0, err
-    return False
+    start: list[float] = []
+
+    def due() -> bool:
+        if after is not None and not after.exists():
+            return False
+        start[:] = start or [time.monotonic()]
+        return time.monotonic() - start[0] >= delay
+
+    return _kill_when(args, due)
 
 
 # more seeds for a longer soak: KILL_SEEDS=0,1,2,3,4,5,6,7,8,9
