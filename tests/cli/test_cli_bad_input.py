@@ -281,11 +281,11 @@ CASES: dict[str, Case] = {
         "--batch-size 0: must be at least 1", ws=True),
     "segment: an option of another method": Case(
         lambda d: ["segment", _ws(d), "--model", str(d / "m3.zip"), "--merge", "0.5"],
-        "--postprocess map: unknown parameters for the map method: ['merge']", ws=True),
+        "--merge 0.5: unknown parameters for the map method: ['merge']", ws=True),
     "segment: a post-processing threshold above 1": Case(
         lambda d: ["segment", _ws(d), "--model", str(d / "m3.zip"), "--postprocess",
                    "boundary-components", "--threshold", "3"],
-        "--postprocess boundary-components: threshold must be between 0 and 1, got 3.0",
+        "--threshold 3.0: threshold must be between 0 and 1, got 3.0",
         ws=True),
     "segment: a window off the network's grid": Case(
         lambda d: ["segment", _ws(d), "--model", str(d / "m3.zip"), "--window", "30"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,9 @@ from stratoseg.jobs import domain_notice, segment_recipe
 from stratoseg.models import ModelCard, UNetConfig, domain_from_pieces
 
 NAMES = {"window": "--window", "halo": "--halo", "passes": "--passes", "tiling": "--tiling",
-         "postprocess": "--postprocess", "stack": "--stack", "dtype": "--dtype"}  # fmt: skip
+         "block": "--block", "postprocess": "--postprocess", "stack": "--stack",
+         "dtype": "--dtype", "tau1": "--tau1", "gamma": "--gamma",
+         "min_size": "--min-size"}  # fmt: skip
 
 
 def card(recommended: dict[str, Any] | None = None, *, context: int = 1, dims: int = 2,
@@ -111,13 +114,52 @@ def test_uint8_under_a_flooding_method_gets_a_notice() -> None:
         ({"postprocess": "nope"}, "--postprocess 'nope': must be 'recommended' or one of"),
         ({"stack": "slices"}, "--stack 'slices': must be one of link, split, volume"),
         ({"dtype": "float32"}, "--dtype 'float32': must be uint8 or float16"),
-        ({"params": {"tau1": 2.0}}, "--postprocess watershed: tau1 must be between 0 and 1"),
-        ({"params": {"gamma": 1}}, "--postprocess watershed: unknown parameter"),
+        ({"params": {"tau1": 2.0}}, "--tau1 2.0: tau1 must be between 0 and 1"),
+        ({"params": {"gamma": 1}}, "--gamma 1: the watershed post-processing takes no gamma"),
+        (
+            {"halo": -16},
+            "--halo -16: must be a multiple of 8 (the network's down-sampling factor), at least 0",
+        ),
+        ({"block": 0}, "--block 0: give whole numbers >= 1"),
+        ({"block": 12, "chunks": (5, 16, 16)}, "--block 12: block (5, 12, 12) must be a multiple"),
+        (
+            {"postprocess": "boundary-components", "params": {"min_size": -3}},
+            "--min-size -3: min_size must be a whole number >= 0",
+        ),
     ],
 )
 def test_bad_overrides_name_the_option_and_the_value(choices: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("|", r"\|")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         segment_recipe(card(RECOMMENDED), shape=(5, 64, 64), names=NAMES, **choices)
+
+
+def test_a_bad_recommendation_is_the_card_s_not_the_user_s() -> None:
+    with pytest.raises(ValueError, match="the card's recommended window 50: must be a multiple"):
+        segment_recipe(card({"window": 50}), shape=(64, 64), names=NAMES)
+    with pytest.raises(ValueError, match="the card's recommended stack 'bands'"):
+        segment_recipe(card({"postprocess": {"kind": "watershed"}, "stack": "bands"}),
+                       shape=(5, 64, 64), names=NAMES)  # fmt: skip
+    bad = card({"postprocess": {"kind": "watershed", "tau1": 3.0}})
+    with pytest.raises(ValueError, match="the card's recommended post-processing watershed: tau1"):
+        segment_recipe(bad, shape=(64, 64), names=NAMES)
+
+
+def test_a_run_without_labels_keeps_the_precision_its_post_processing_needs() -> None:
+    r = segment_recipe(card(RECOMMENDED), shape=(5, 64, 64), postprocess=None)
+    assert r.method is None
+    assert r.options["dtype"] == "float16"  # for a later `stratoseg postprocess` with watershed
+    assert segment_recipe(card(), shape=(64, 64), postprocess=None).options["dtype"] == "uint8"
+
+
+def test_a_stack_that_cannot_apply_is_said() -> None:
+    r = segment_recipe(card(), shape=(5, 64, 64), stack="split", names=NAMES)
+    assert "stack" not in r.params
+    assert r.notices == ["--stack split is ignored: map gives classes, not objects."]
+    advice = {"postprocess": {"kind": "watershed"}}
+    r = segment_recipe(card(advice, context=3), shape=(5, 64, 64), stack="link", names=NAMES)
+    assert r.params["stack"]["kind"] == "link"
+    assert r.notices == ["m sees 3 slices, yet its maps are post-processed slice by slice "
+                         "(--stack link)."]  # fmt: skip
 
 
 def test_an_unknown_recommended_method_is_reported() -> None:

@@ -128,6 +128,27 @@ def test_fine_tuning_with_a_frozen_encoder(ws: Workspace, tmp_path: Path, tiny_m
     assert card.classes == base_card.classes
 
 
+def test_fine_tuning_keeps_the_parent_s_recommendation_and_learns_the_new_domain(
+    ws: Workspace, tmp_path: Path, tiny_model: Path
+) -> None:
+    from stratoseg.models import save_package
+
+    net, base_card = load_package(tiny_model)
+    advice = {"tiling": "stratified", "passes": 2,
+              "postprocess": {"kind": "distance-watershed", "h": 2.0}}  # fmt: skip
+    base = save_package(net, base_card.updated(recommended=advice), tmp_path / "base.zip")
+    with ws:
+        result = train_workspace(ws, "truth", out=tmp_path / "ft.zip", base_model=base,
+                                 config=config(architecture=None, steps=4),
+                                 register=False)  # fmt: skip
+    card = load_package(result.path)[1]
+    assert card.target == base_card.target
+    assert card.recommended == advice  # tuned for this target: still true of the tuned network
+    assert card.domain is not None  # the data it was fine-tuned on
+    assert card.domain.pieces >= 1
+    assert card.domain != base_card.domain
+
+
 def test_a_time_budget_and_early_stopping_end_the_run(ws: Workspace, tmp_path: Path) -> None:
     with ws:
         timed = train_workspace(ws, "truth", out=tmp_path / "t", register=False,

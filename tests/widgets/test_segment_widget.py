@@ -239,3 +239,39 @@ def test_plugin_machinery_docks_the_widget(make_napari_viewer: Callable[..., Any
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("stratoseg", "Segment")
     assert isinstance(widget, SegmentWidget)
+
+
+def test_a_stopped_post_processing_is_finished_by_the_next_click(
+    sample: Any, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prediction finished, its post-processing was cancelled: *Segment volume* again
+    redoes only the post-processing (the prediction is not recomputed)."""
+    import stratoseg.postprocess
+    from stratoseg._progress import Cancelled
+    from stratoseg.models import load_package, save_package
+
+    net, card = load_package(tiny_model)
+    advice = {"postprocess": {"kind": "distance-watershed", "h": 2.0}}
+    package = save_package(net, card.updated(name="advised", recommended=advice),
+                           tmp_path / "advised.zip")  # fmt: skip
+    _, widget = sample
+    widget.model_file.value = package
+    real = stratoseg.postprocess.postprocess_workspace
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        raise Cancelled("post-processing cancelled")
+
+    monkeypatch.setattr(stratoseg.postprocess, "postprocess_workspace", stopped)
+    assert widget.segment_volume_blocking() == []
+    assert "Cancelled: the run" in widget.status.value
+    with Workspace.open(tmp_path / "composite.zarr") as ws:
+        run = ws.array("predictions/advised")
+        assert run.attrs["complete"] is True
+        written = run.attrs["blocks_done"]
+        assert not ws.labels_in_use("segmentation")
+    monkeypatch.setattr(stratoseg.postprocess, "postprocess_workspace", real)
+    assert widget.segment_volume_blocking() != []
+    assert "Resumed and finished" in widget.status.value
+    with Workspace.open(tmp_path / "composite.zarr") as ws:
+        assert ws.array("predictions/advised").attrs["blocks_done"] == written
+        assert np.asarray(ws.labels("segmentation")[...]).max() > 2  # objects

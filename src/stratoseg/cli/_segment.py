@@ -17,8 +17,11 @@ __all__ = ["OPTION_NAMES", "register"]
 
 #: How the recipe's items are called on this command line (for its error messages).
 OPTION_NAMES = {
-    item: f"--{item}"
-    for item in ("tiling", "passes", "window", "halo", "block", "dtype", "postprocess", "stack")
+    **{
+        item: f"--{item}"
+        for item in ("tiling", "passes", "window", "halo", "block", "dtype", "postprocess", "stack")
+    },
+    **{dest: flag for flag, dest, _, _ in METHOD_OPTIONS},
 }
 _CARD = "default: the model's recommendation"
 
@@ -115,7 +118,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         target_workspace(args.source, args.output, what="segmenting", progress=bar) as ws,
         cluster_client(args.scheduler, args.workers) as client,
     ):
-        recipe = segment_recipe(card, shape=ws.spatial_shape, **choices)
+        recipe = segment_recipe(card, shape=ws.spatial_shape, chunks=ws.chunks, **choices)
         notice = domain_notice(ws.image().data, card, voxel_size=ws.voxel_size, unit=ws.unit)
         _tell(recipe.describe(), *(f"note: {n}" for n in recipe.notices),
               *([f"note: {notice}"] if notice else []))  # fmt: skip

@@ -83,7 +83,9 @@ def segment_workspace(
     card, plan, reader, predictor = ready.card, ready.plan, ready.reader, ready.predictor
     out = open_prediction_run(
         ws, run or card.name, classes=[c.name for c in card.classes], chunks=ws.chunks,
-        dtype=dtype, labels=labels, params=ready.params(tiling, passes, seed), resume=resume,
+        dtype=dtype, labels=labels, resume=resume,
+        # what the run writes is part of it: a resume must write the same labels and type
+        params={**ready.params(tiling, passes, seed), "map_labels": labels, "dtype": dtype},
         overwrite=overwrite,
     )  # fmt: skip
     blocks = plan.blocks()

@@ -9,7 +9,8 @@ Sits above ``inference`` and ``postprocess`` (it combines them) and below ``cli`
 ``widgets``; imports neither Qt nor torch until a model runs.
 """
 
-from stratoseg.jobs._recipe import SegmentRecipe, segment_recipe, stack_note
+from stratoseg.jobs._items import stack_note
+from stratoseg.jobs._recipe import SegmentRecipe, segment_recipe
 from stratoseg.jobs._segment import domain_notice, run_segment
 
 __all__ = ["SegmentRecipe", "domain_notice", "run_segment", "segment_recipe", "stack_note"]

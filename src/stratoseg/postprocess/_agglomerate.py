@@ -65,6 +65,8 @@ def distance_markers(
 def _finish(cells: np.ndarray, b: np.ndarray, *, min_size: int, assign: bool) -> np.ndarray:
     """Small objects removed (their voxels flooded by their neighbours when ``assign``), every
     voxel given a region by a watershed of ``b`` when ``assign``; ids made 1..N."""
+    if int(min_size) != min_size or min_size < 0:
+        raise ValueError(f"min_size must be a whole number >= 0, got {min_size!r}")
     if int(min_size) > 1:
         cells = remove_small_objects(cells, int(min_size))
     if assign and cells.any() and not cells.all():
@@ -211,11 +213,10 @@ def agglomerate(
 def _resolve(merged: dict[int, int], n: int) -> np.ndarray:
     """A lookup table ``0..n`` sending every id to the end of its chain of merges."""
     table = np.arange(n + 1, dtype=np.int64)
-    for gone in merged:
-        root = gone
-        while root in merged:
-            root = merged[root]
-        table[gone] = root
+    # latest merge first: a region that kept its id in a merge can only be merged away later,
+    # so its own end is already in the table (linear, where following chains is quadratic)
+    for gone, keep in reversed(merged.items()):
+        table[gone] = table[keep]
     return table
 
 

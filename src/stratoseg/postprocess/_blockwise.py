@@ -25,6 +25,7 @@ import numpy as np
 
 from stratoseg._cluster import check_visible
 from stratoseg._progress import Cancelled
+from stratoseg.postprocess._clean import UnionFind
 from stratoseg.postprocess._methods import METHODS, postprocess
 
 __all__ = ["BlockJob", "label_block", "postprocess_blockwise", "relabel_block"]
@@ -34,24 +35,6 @@ def _grid(shape: Sequence[int], block: Sequence[int]) -> list[tuple[slice, ...]]
     ranges = [range(0, s, b) for s, b in zip(shape, block, strict=True)]
     return [tuple(slice(o, min(o + b, s)) for o, b, s in zip(origin, block, shape, strict=True))
             for origin in itertools.product(*ranges)]  # fmt: skip
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = np.arange(n + 1, dtype=np.int64)
-
-    def find(self, a: int) -> int:
-        root = a
-        while self.parent[root] != root:
-            root = int(self.parent[root])
-        while self.parent[a] != root:
-            self.parent[a], a = root, int(self.parent[a])
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 @dataclass(frozen=True)
@@ -209,7 +192,7 @@ def postprocess_blockwise(
         return int(np.asarray(probs.shape)[0])
 
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    uf = _UnionFind(int(offsets[-1]))
+    uf = UnionFind(int(offsets[-1]))
     index = {tuple(s.start for s in core): i for i, core in enumerate(blocks)}
     for (b, axis, side), (pa, qa, la) in faces.items():
         if side != "hi":

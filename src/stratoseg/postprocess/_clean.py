@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = [
+    "UnionFind",
     "check_class",
     "check_fraction",
     "check_labels",
@@ -143,3 +144,38 @@ def remove_small_objects(labels: Any, min_size: int) -> np.ndarray:
     small[0] = False
     out[small[flat].reshape(out.shape)] = 0
     return out
+
+
+class UnionFind:
+    """Disjoint sets of the ids 0..n (path compression; the smaller root represents a set)."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n + 1, dtype=np.int64)
+
+    def find(self, a: int) -> int:
+        """The representative of ``a``'s set."""
+        root = a
+        while self.parent[root] != root:
+            root = int(self.parent[root])
+        while self.parent[a] != root:
+            self.parent[a], a = root, int(self.parent[a])
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        """Join the sets of ``a`` and ``b``."""
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def roots(self) -> np.ndarray:
+        """The representative of every id, as an array indexed by id.
+
+        Examples
+        --------
+        >>> sets = UnionFind(3); sets.union(3, 1)
+        >>> sets.roots().tolist()
+        [0, 1, 2, 1]
+        """
+        for a in range(len(self.parent)):
+            self.find(a)
+        return self.parent.copy()

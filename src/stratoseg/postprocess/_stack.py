@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from stratoseg.postprocess._clean import check_fraction, check_labels
+from stratoseg.postprocess._clean import UnionFind, check_fraction, check_labels
 from stratoseg.postprocess._instances import assign_to_nearest, distance_watershed
 
 __all__ = [
@@ -135,13 +135,7 @@ def link_slices(labels: Any, *, min_overlap: float = 0.5) -> np.ndarray:
     share = check_fraction(min_overlap, "min_overlap")
     n = int(lab.max(initial=0))
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    parent = np.arange(n + 1, dtype=np.int64)
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = int(parent[a])
-        return a
+    sets = UnionFind(n)
 
     for z in range(lab.shape[0] - 1):
         a, b = lab[z].ravel(), lab[z + 1].ravel()
@@ -156,10 +150,8 @@ def link_slices(labels: Any, *, min_overlap: float = 0.5) -> np.ndarray:
         for k in mutual:
             i, j = int(first[k]), int(second[k])
             if count[k] >= share * min(sizes[i], sizes[j]):
-                ri, rj = find(i), find(j)
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
-    roots = np.array([find(i) for i in range(n + 1)], np.int64)
+                sets.union(i, j)
+    roots = sets.roots()
     _, dense = np.unique(roots, return_inverse=True)
     out = dense.reshape(roots.shape)[lab]
     return out.astype(np.int32)

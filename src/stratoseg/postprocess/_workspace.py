@@ -24,6 +24,8 @@ __all__ = ["DEFAULT_HALO", "postprocess_workspace"]
 
 #: Voxels of context read around each block: objects smaller than this are stitched exactly.
 DEFAULT_HALO = 32
+#: The scratch folders of the post-processing runs of this process that have not ended.
+_ACTIVE: set[Path] = set()
 
 
 def postprocess_workspace(
@@ -99,10 +101,13 @@ def postprocess_workspace(
     if "sampling" not in params and (METHODS[method].sampling or "stack" in params):
         params["sampling"] = relative_spacing(ws.voxel_size)
     dtype = np.uint32 if instances else np.uint8
-    # a scratch folder still here is a killed run's: this process holds the writer lock
+    # a scratch folder of no run of this process is a killed run's (this process holds the
+    # writer lock; two widgets of one session may post-process at once)
     for stale in ws.path.glob(".postprocess-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.resolve() not in _ACTIVE:
+            shutil.rmtree(stale, ignore_errors=True)
     scratch_dir = Path(tempfile.mkdtemp(prefix=".postprocess-", dir=ws.path))
+    _ACTIVE.add(scratch_dir.resolve())
     try:
         scratch = zarr.create_array(
             str(scratch_dir / "labels.zarr"), shape=shape, chunks=chunks, dtype=dtype,
@@ -119,6 +124,7 @@ def postprocess_workspace(
             objects=count if instances else None,
         )  # fmt: skip
     finally:
+        _ACTIVE.discard(scratch_dir.resolve())
         shutil.rmtree(scratch_dir, ignore_errors=True)
 
 

@@ -137,6 +137,16 @@ def _start(
     return model, card, None
 
 
+def _recommendation(card: ModelCard, target: str, parent: Any) -> dict[str, Any]:
+    """The new card's recommendation: the target's defaults (crop tiling, its post-processing),
+    with the parent's settings kept when it was trained for the same target (its tuned
+    post-processing, tiling, stack and precision still describe the fine-tuned network)."""
+    rec = {**card.recommended, "tiling": "crop", "postprocess": TARGETS[target].postprocess}
+    if parent is not None and card.target == target:
+        rec.update(card.recommended)
+    return rec
+
+
 def train(
     image: Any,
     labels: Any,
@@ -257,8 +267,7 @@ def train(
             "description": card.description if parent is None else
             f"{card.description} Fine-tuned from {parent['name']}.".strip(),
             "target": config.target,
-            "recommended": {**card.recommended, "tiling": "crop",
-                            "postprocess": TARGETS[config.target].postprocess},
+            "recommended": _recommendation(card, config.target, parent),
             "voxel_size": list(voxel),
             "provenance": provenance,
             "metrics": {f"val_{key}": value for key, value in metrics.items()},

@@ -178,7 +178,15 @@ class SegmentJob:
             options["run"] = options.get("run") or card.name
             run = options["run"]
             if run in ws.predictions() and not options.get("overwrite"):
-                self.resumed = not bool(ws.array(f"predictions/{run}").attrs.get("complete"))
+                complete = bool(ws.array(f"predictions/{run}").attrs.get("complete"))
+                labels = options.get("labels")
+                # a finished prediction whose post-processing was stopped: only that is redone
+                pending = (
+                    bool(labels)
+                    and self.recipe.method is not None
+                    and not ws.labels_in_use(str(labels))
+                )
+                self.resumed = not complete or pending
                 if not self.resumed:
                     raise FileExistsError(
                         f"predictions/{run} is already complete in {ws.path}: tick "

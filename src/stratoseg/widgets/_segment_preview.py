@@ -92,7 +92,10 @@ class SegmentPreview:
             metadata={"stratoseg": {"role": PREVIEW_ROLE}},
         )  # fmt: skip
         where = f" at index {', '.join(map(str, lead))}" if lead else ""
-        self.status.value = f"Preview of {job.layer.name!r}{where} ({job.model.name})."
+        method = job.recipe.method
+        later = "" if method in (None, "map") else f"; Segment volume then applies {method}"
+        self.status.value = (f"Preview of {job.layer.name!r}{where} ({job.model.name}): the "
+                             f"most likely class{later}.")  # fmt: skip
         return layer
 
     def _preview_failed(self, exc: BaseException) -> None:

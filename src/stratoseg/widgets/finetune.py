@@ -360,7 +360,10 @@ class FineTuneWidget(JobBookkeeping, Container):
                 self._viewer.layers.remove(old)
             out = getattr(self._viewer, f"add_{kind}")(array, **kwargs)
             added.extend(out if isinstance(out, list) else [out])
-        self.status.value = f"Re-segmented with {name!r}: labels/{name} in {job.target}."
+        for notice in job.notices:  # a 2-D model on a stack, an image unlike its data
+            show_info(notice)
+        notes = "".join(f" Note: {n}" for n in job.notices)
+        self.status.value = f"Re-segmented with {name!r}: labels/{name} in {job.target}.{notes}"
         return added
 
     def _segment_failed(self, exc: BaseException) -> None:
