@@ -1,6 +1,6 @@
 """The shipped models' quality as a user gets it: ``stratoseg segment`` with its defaults.
 
-Run: ``python benchmarks/bench_models_cli.py [--only isbi,fibsem,dsb,stack,composite]``
+Run: ``python benchmarks/bench_models_cli.py [--only isbi,fibsem,merge,dsb,stack,composite]``
 (about ten minutes on 2 CPU cores; needs ``../shared/data``). Every figure comes from the
 command a user types, run as a new process (start-up included in the times), with the model
 card's defaults and nothing tuned on the test data; alternatives are the same command with one
@@ -14,6 +14,8 @@ Cases:
 - **isbi**: ISBI 2012 slices 25-29 (never trained on), ``em-membranes-2d``. V_Rand (eq 15,
   α = 0.5, thinned boundaries; the challenge's definition) per slice, and scikit-image's
   1 - adapted Rand error of the same labels against the 4-connected cells.
+- **merge**: the boundary agglomeration's ``merge`` from 0.3 to 0.8 on the tuning slab
+  (z 150-174) and on the test slab, each cropped into its own TIFF.
 - **fibsem**: FIB-SEM medulla z >= 175 cropped into its own TIFF, ``em-boundaries-3d``.
   Adapted Rand error (CREMI, ground-truth 0 ignored), VOI split / merge, bodies; the
   baseline, threshold + connected components (``--postprocess boundary-components``), at the
@@ -103,18 +105,28 @@ def isbi(work: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def fib_crop(work: Path, name: str, z: slice) -> np.ndarray:
+    """Slices ``z`` of the FIB-SEM volume written to ``work/NAME.tif``; their ground truth."""
+    folder = DATA / "fibsem-medulla-250"
+    tifffile.imwrite(work / f"{name}.tif", tifffile.imread(folder / "raw.tif")[z])
+    return tifffile.imread(folder / "groundtruth.tif")[z].astype(np.uint32)
+
+
+def fib_scores(lab: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Adapted Rand error (ours and scikit-image's), VOI split / merge and bodies."""
+    v = voi(lab, truth, ignore_labels=(0,))
+    return {"adapted Rand error": adapted_rand_error(lab, truth).error,
+            "adapted Rand error (skimage)": skimage_are(truth, lab, ignore_labels=(0,))[0],
+            "VOI split": v.split, "VOI merge": v.merge,
+            "bodies": len(np.unique(lab[truth != 0]))}  # fmt: skip
+
+
 def fibsem(work: Path) -> list[dict[str, Any]]:
-    raw = tifffile.imread(DATA / "fibsem-medulla-250" / "raw.tif")[175:]
-    truth = tifffile.imread(DATA / "fibsem-medulla-250" / "groundtruth.tif")[175:].astype(np.uint32)
-    tifffile.imwrite(work / "fib.tif", raw)
+    truth = fib_crop(work, "fib", slice(175, None))
     ws = work / "fib.zarr"
 
     def scored(lab: np.ndarray) -> dict[str, Any]:
-        v = voi(lab, truth, ignore_labels=(0,))
-        return {"adapted Rand error": adapted_rand_error(lab, truth).error,
-                "adapted Rand error (skimage)": skimage_are(truth, lab, ignore_labels=(0,))[0],
-                "VOI split": v.split, "VOI merge": v.merge,
-                "bodies": len(np.unique(lab[truth != 0]))}  # fmt: skip
+        return fib_scores(lab, truth)
 
     args = ["segment", str(work / "fib.tif"), "-o", str(ws), "--model", "em-boundaries-3d"]
     rows = [{"case": "FIB-SEM medulla z >= 175", "model": "em-boundaries-3d",
@@ -157,6 +169,29 @@ def fibsem(work: Path) -> list[dict[str, Any]]:
     rows.append({"case": "FIB-SEM medulla z >= 175", "model": "em-boundaries-3d",
                  "variant": "Herreros §3.2.8 lines on the uint8 maps", "command": shown(cmd),
                  "seconds": seconds, **scored(labels_of(ws, "alt"))})  # fmt: skip
+    return rows
+
+
+def merge(work: Path) -> list[dict[str, Any]]:
+    """The agglomeration's ``merge`` swept on the tuning slab (z 150-174) and on the test
+    slab, each cropped into its own file and segmented as a user would."""
+    rows = []
+    slabs = (("tune", slice(150, 175), "FIB-SEM tuning slab z 150-174, merge"),
+             ("test", slice(175, None), "FIB-SEM test slab z >= 175, merge"))  # fmt: skip
+    for name, z, case in slabs:
+        truth = fib_crop(work, name, z)
+        ws = work / f"{name}.zarr"
+        stratoseg("segment", str(work / f"{name}.tif"), "-o", str(ws), "--model",
+                  "em-boundaries-3d", "--no-labels")  # fmt: skip
+        for m in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+            cmd = ["postprocess", str(ws), "--predictions", "em-boundaries-3d", "--method",
+                   "boundary-agglomeration", "--threshold", "0.5", "--h", "1", "--merge",
+                   str(m), "--flood", "boundary", "--assign-boundaries", "yes", "--labels",
+                   "alt", "--overwrite"]  # fmt: skip
+            seconds = stratoseg(*cmd)
+            rows.append({"case": case, "model": "em-boundaries-3d", "variant": f"merge {m}",
+                         "command": shown(cmd), "seconds": seconds,
+                         **fib_scores(labels_of(ws, "alt"), truth)})  # fmt: skip
     return rows
 
 
@@ -266,7 +301,8 @@ def composite(work: Path) -> list[dict[str, Any]]:
     return rows
 
 
-CASES = {"isbi": isbi, "fibsem": fibsem, "dsb": dsb, "stack": stack, "composite": composite}
+CASES = {"isbi": isbi, "fibsem": fibsem, "merge": merge, "dsb": dsb, "stack": stack,
+         "composite": composite}  # fmt: skip
 
 
 def _cell(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DTYPES", "TILINGS", "Items", "stack_note"]
+__all__ = ["DTYPES", "TILINGS", "Items", "shown", "stack_note"]
 
 TILINGS = ("crop", "gaussian", "stratified")
 DTYPES = ("uint8", "float16")
@@ -38,7 +38,8 @@ def stack_note(model: str, kind: str, slices: int | None = None, option: str = "
             "split | volume to choose).")  # fmt: skip
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A value as the user typed it: ``16,64,64`` for a list."""
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
     return str(value)
@@ -77,10 +78,10 @@ class Items:
             return None
         values = [value] if isinstance(value, (int, np.integer)) else list(value)
         if len(values) not in (1, dims) or any(int(v) != v for v in values):
-            raise ValueError(f"{self.label(item)} {_shown(value)}: give one whole number or "
+            raise ValueError(f"{self.label(item)} {shown(value)}: give one whole number or "
                              f"{dims} (one per axis of the network)")  # fmt: skip
         if any(int(v) < least or int(v) % unit for v in values):
-            raise ValueError(f"{self.label(item)} {_shown(value)}: must be a multiple of {unit} "
+            raise ValueError(f"{self.label(item)} {shown(value)}: must be a multiple of {unit} "
                              f"(the network's down-sampling factor), at least {least}")  # fmt: skip
         ints = [int(v) for v in values]
         return ints[0] if len(ints) == 1 else ints
@@ -92,7 +93,7 @@ class Items:
         values = [value] if isinstance(value, (int, np.integer)) else list(value)
         axes = (1, len(shape)) if shape is not None else (1, 2, 3)
         if len(values) not in axes or any(int(v) != v or int(v) < 1 for v in values):
-            raise ValueError(f"{self.label('block')} {_shown(value)}: give whole numbers >= 1, "
+            raise ValueError(f"{self.label('block')} {shown(value)}: give whole numbers >= 1, "
                              "one or one per axis of the image")  # fmt: skip
         return value
 
@@ -215,7 +216,7 @@ class Items:
             bad = found.group(1) if found else next((k for k in overrides if k in text), "")
             if bad in overrides:
                 what = f"the {method} post-processing takes no {bad}" if found else text
-                raise ValueError(f"{self.names.get(bad, bad)} {_shown(overrides[bad])}: {what}"
+                raise ValueError(f"{self.names.get(bad, bad)} {shown(overrides[bad])}: {what}"
                                  ) from None  # fmt: skip
             where = self.names.get("postprocess", "postprocess")
             if self.sources.get("postprocess") == "card":

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratoseg.jobs._items import TILINGS, Items
+from stratoseg.jobs._items import TILINGS, Items, shown
 
 __all__ = ["SegmentRecipe", "segment_recipe"]
 
@@ -70,14 +70,11 @@ class SegmentRecipe:
             items.append("passes")
         for item in ("window", "halo", "block"):
             if o.get(item) is not None:
-                value = o[item]
-                text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-                parts.append(f"{item} {text}")
+                parts.append(f"{item} {shown(o[item])}")
                 items.append(item)
         parts[-1] += f" ({self._from(*items)})"
         if self.method is not None:
-            shown = {k: v for k, v in self.params.items() if k != "stack"}
-            args = ", ".join(f"{k}={v}" for k, v in shown.items())
+            args = ", ".join(f"{k}={v}" for k, v in self.params.items() if k != "stack")
             parts.append(f"post-processing {self.method}" + (f" ({args})" if args else "")
                          + f" ({_said(self.sources['postprocess'])})")  # fmt: skip
             if "stack" in self.params:
@@ -196,6 +193,4 @@ def _check_plan(card: Any, items: Items, shape: Sequence[int], chunks: Sequence[
         try:
             plan_segment(cfg, shape, chunks, block=options["block"], **common)
         except ValueError as exc:
-            value = options["block"]
-            shown = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-            raise ValueError(f"{items.label('block')} {shown}: {exc}") from None
+            raise ValueError(f"{items.label('block')} {shown(options['block'])}: {exc}") from None

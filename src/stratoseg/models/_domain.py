@@ -128,20 +128,26 @@ def domain_from_pieces(pieces: Iterable[Any], norm: Any) -> DomainSpec:
                       pieces=len(table))  # fmt: skip
 
 
+def _slabs(image: Any, *, count: int, depth: int, side: int) -> list[np.ndarray]:
+    """``count`` slabs of ``depth`` slices evenly spaced in z, each the central ``side x side``
+    region (a 2-D image: its central region alone), read from ``image`` one by one."""
+    shape = tuple(int(n) for n in image.shape)
+    y0, x0 = (max(0, (n - side) // 2) for n in shape[-2:])
+    if len(shape) == 2:
+        return [np.asarray(image[y0 : y0 + side, x0 : x0 + side])]
+    d = min(depth, shape[0])
+    starts = sorted(
+        {int(s) for s in np.linspace(0, shape[0] - d, max(1, min(count, shape[0] // d)))}
+    )
+    return [np.asarray(image[s : s + d, y0 : y0 + side, x0 : x0 + side]) for s in starts]
+
+
 def domain_sample(image: Any, *, slabs: int = 4, depth: int = 8, side: int = 512) -> np.ndarray:
     """What the domain check reads of a large image: ``slabs`` slabs of ``depth`` slices,
     evenly spaced in z, each the central ``side x side`` region (all of a 2-D image's central
     region); concatenated along z. A few MB whatever the volume's size."""
-    shape = tuple(int(n) for n in image.shape)
-    if len(shape) == 2:
-        y0, x0 = max(0, (shape[0] - side) // 2), max(0, (shape[1] - side) // 2)
-        return np.asarray(image[y0 : y0 + side, x0 : x0 + side])
-    z, y, x = shape
-    y0, x0 = max(0, (y - side) // 2), max(0, (x - side) // 2)
-    d = min(depth, z)
-    starts = sorted({int(s) for s in np.linspace(0, z - d, min(slabs, z // d or 1))})
-    parts = [np.asarray(image[s : s + d, y0 : y0 + side, x0 : x0 + side]) for s in starts]
-    return np.concatenate(parts, axis=0)
+    parts = _slabs(image, count=slabs, depth=depth, side=side)
+    return parts[0] if parts[0].ndim == 2 else np.concatenate(parts, axis=0)
 
 
 def domain_of(
@@ -151,12 +157,5 @@ def domain_of(
     2-D network on a stack of separate images or sections) or its slabs of 8 slices, at most
     ``max_pieces`` evenly spaced, each its central ``side x side`` region; a 2-D image is one
     piece."""
-    shape = tuple(int(n) for n in image.shape)
-    if len(shape) == 2:
-        return domain_from_pieces([domain_sample(image, side=side)], norm)
-    depth = 1 if per_slice else min(8, shape[0])
-    starts = np.unique(np.linspace(0, shape[0] - depth, min(max_pieces, shape[0] // depth))
-                       .astype(int))  # fmt: skip
-    y0, x0 = max(0, (shape[1] - side) // 2), max(0, (shape[2] - side) // 2)
-    pieces = (np.asarray(image[s : s + depth, y0 : y0 + side, x0 : x0 + side]) for s in starts)
-    return domain_from_pieces(pieces, norm)
+    depth = 1 if per_slice else 8
+    return domain_from_pieces(_slabs(image, count=max_pieces, depth=depth, side=side), norm)

@@ -25,6 +25,7 @@ __all__ = [
     "FIELD_NAMES",
     "RUN_OPTIONS",
     "SegmentJob",
+    "layer_recipe",
     "model_choices",
     "probability_layer_data",
     "result_layer_data",
@@ -60,6 +61,16 @@ def scratch_workspace_path(layer_name: str) -> Path:
     """
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in layer_name).strip(".")
     return Path(platformdirs.user_data_dir("stratoseg")) / "workspaces" / f"{safe or 'image'}.zarr"
+
+
+def layer_recipe(layer: Image | None, model: Path, choices: dict[str, Any] | None) -> Any:
+    """What segmenting ``layer`` (None: no image yet) with ``model`` applies: the card's
+    recommendation with the fields' ``choices`` (:func:`~stratoseg.jobs.segment_recipe`)."""
+    from stratoseg.jobs import segment_recipe
+    from stratoseg.models import read_card
+
+    shape = None if layer is None else tuple(int(n) for n in level0(layer).shape)
+    return segment_recipe(read_card(model), shape=shape, names=FIELD_NAMES, **(choices or {}))
 
 
 def _layer_volume(layer: Image) -> Volume:
@@ -124,9 +135,6 @@ class SegmentJob:
         """The job for ``layer``; ``scratch``: the workspace to create for a plain layer;
         ``choices``: the fields' overrides of the card (keyword arguments of
         :func:`~stratoseg.jobs.segment_recipe`; None or absent: the card's)."""
-        from stratoseg.jobs import segment_recipe
-        from stratoseg.models import read_card
-
         own = workspace_of(layer)
         target = own if own is not None else scratch
         if target is None:
@@ -141,8 +149,7 @@ class SegmentJob:
                         f"{target} holds an image of shape {ws.spatial_shape}, not the "
                         f"{shape} of layer {layer.name!r}: choose another workspace path"
                     )
-        recipe = segment_recipe(read_card(model), shape=shape, names=FIELD_NAMES,
-                                **(choices or {}))  # fmt: skip
+        recipe = layer_recipe(layer, model, choices)
         job = cls(layer, model, dict(options), recipe, target, session_holding(target))
         job.notices = list(recipe.notices)
         return job

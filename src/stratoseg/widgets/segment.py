@@ -30,10 +30,10 @@ from stratoseg.widgets._common import (
     advance,
     watch_lifetime,
 )
-from stratoseg.widgets._enhance_helpers import layer_meta, level0
+from stratoseg.widgets._enhance_helpers import layer_meta
 from stratoseg.widgets._segment_helpers import (
-    FIELD_NAMES,
     SegmentJob,
+    layer_recipe,
     model_choices,
     result_layer_data,
     scratch_workspace_path,
@@ -236,17 +236,12 @@ class SegmentWidget(SegmentPreview, JobBookkeeping, Container):
 
     def _show_applied(self, value: Any = None) -> None:
         """The line under the model: what *Segment volume* will apply (or why it cannot)."""
-        from stratoseg.jobs import segment_recipe
-        from stratoseg.models import read_card
-
-        model, layer = self.model_path(), self.image.value
+        model = self.model_path()
         if model is None:
             self.applied.value = ""
             return
         try:
-            shape = None if layer is None else tuple(int(n) for n in level0(layer).shape)
-            recipe = segment_recipe(read_card(model), shape=shape, names=FIELD_NAMES,
-                                    **self.choices())  # fmt: skip
+            recipe = layer_recipe(self.image.value, model, self.choices())
         except (ValueError, TypeError, OSError) as exc:
             self.applied.value = f"Will not run: {exc}"
             return
